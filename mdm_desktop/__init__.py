@@ -1,0 +1,3 @@
+"""MDM Desktop: a mobile device management console for small healthcare clinics."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,98 @@
+"""Composition root: configuration -> engine -> keys -> services.
+
+The GUI, the CLI and (later) the gateway receive a :class:`AppContext` and
+never build store objects themselves.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from mdm_desktop.config import Config
+from mdm_desktop.security.keyring import load_or_create_kek
+from mdm_desktop.security.passwords import PasswordHashing
+from mdm_desktop.services.audit import AuditService
+from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.auth import AuthService
+from mdm_desktop.services.catalog import CatalogService
+from mdm_desktop.services.clock import Clock, utc_now
+from mdm_desktop.services.commands import CommandService
+from mdm_desktop.services.compliance import ComplianceService
+from mdm_desktop.services.devices import DeviceService
+from mdm_desktop.services.guard import Guard
+from mdm_desktop.services.policies import PolicyService
+from mdm_desktop.store.encryption import FieldCipher
+from mdm_desktop.store.engine import StoreLocation, create_store_engine, describe
+from mdm_desktop.store.keys import load_or_create_store_keys
+from mdm_desktop.store.unit_of_work import UnitOfWorkFactory
+from mdm_desktop.store.versioning import ensure_current
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every use case the front ends may call."""
+
+    auth: AuthService
+    devices: DeviceService
+    policies: PolicyService
+    catalog: CatalogService
+    audit: AuditService
+    compliance: ComplianceService
+    commands: CommandService
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What a front end needs: where the store is and the services over it."""
+
+    config: Config
+    location: StoreLocation
+    services: Services
+    engine: Engine
+    uow: UnitOfWorkFactory
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def open_app(
+    config: Config,
+    *,
+    clock: Clock = utc_now,
+    passwords: PasswordHashing | None = None,
+    workstation: str | None = None,
+) -> AppContext:
+    """Open (creating or upgrading as needed) the store and build the services.
+
+    Raises:
+        StoreError: The store cannot be opened or is newer than this program.
+        KeyMaterialError: The key file is missing, unreadable, or not this store's.
+    """
+    engine = create_store_engine(config.db_url)
+    try:
+        ensure_current(engine)
+        kek = load_or_create_kek(config.key_file)
+        keys = load_or_create_store_keys(engine, kek)
+    except BaseException:
+        engine.dispose()
+        raise
+    cipher = FieldCipher(keys.data, keys.index)
+    uow = UnitOfWorkFactory(engine, cipher)
+    audit = AuditLog(keys.audit, clock)
+    guard = Guard(uow, audit)
+    station = workstation if workstation is not None else socket.gethostname()
+    services = Services(
+        auth=AuthService(uow, audit, passwords or PasswordHashing(), clock, station),
+        devices=DeviceService(uow, guard, audit, clock),
+        policies=PolicyService(uow, guard, audit, clock),
+        catalog=CatalogService(uow, guard, audit, clock),
+        audit=AuditService(uow, guard, audit, clock),
+        compliance=ComplianceService(uow, guard, audit, clock),
+        commands=CommandService(uow, guard, audit, clock),
+    )
+    location = describe(engine.url.render_as_string(hide_password=True))
+    return AppContext(config=config, location=location, services=services, engine=engine, uow=uow)

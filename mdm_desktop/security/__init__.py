@@ -1,0 +1,1 @@
+"""Cryptographic building blocks: passwords, key file, TOTP, certificate authority."""

@@ -1,0 +1,43 @@
+"""Password hashing with Argon2id (argon2-cffi), stored as PHC strings."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from mdm_desktop.domain.accounts import normalize_password
+
+# OWASP minimum for Argon2id is m=19 MiB, t=2, p=1; we use more memory.
+DEFAULT_HASHER = PasswordHasher(time_cost=2, memory_cost=46 * 1024, parallelism=1)
+
+
+class PasswordHashing:
+    """Hash and verify passwords; tell when a stored hash needs new parameters."""
+
+    def __init__(self, hasher: PasswordHasher = DEFAULT_HASHER) -> None:
+        self._hasher = hasher
+
+    def hash(self, password: str) -> str:
+        """Return the PHC string for ``password`` (normalised with NFKC)."""
+        return self._hasher.hash(normalize_password(password))
+
+    def verify(self, stored: str, password: str) -> bool:
+        """Return whether ``password`` matches ``stored``; malformed hashes never match."""
+        try:
+            return self._hasher.verify(stored, normalize_password(password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        """Return whether ``stored`` was made with weaker parameters than now."""
+        try:
+            return self._hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return True
+
+    def dummy_verify(self) -> None:
+        """Spend the same time as a real check (unknown user), so timing reveals nothing."""
+        self.verify(_DUMMY_HASH, "not-the-password")
+
+
+_DUMMY_HASH = DEFAULT_HASHER.hash("mdm-desktop-dummy-password")

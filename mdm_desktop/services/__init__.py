@@ -1,0 +1,1 @@
+"""Use cases: the only door to the data. Each checks permission and audits."""

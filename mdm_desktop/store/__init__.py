@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy schema, engine, unit of work, encryption, migrations."""

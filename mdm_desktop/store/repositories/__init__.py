@@ -1,0 +1,1 @@
+"""Queries and row mapping per aggregate. Only services import these."""

@@ -1,0 +1,319 @@
+"""SQLAlchemy 2 typed schema for every entity of the console.
+
+Conventions:
+- Timestamps are timezone-aware UTC (:class:`UtcDateTime`).
+- Sensitive values (serials, hardware identifiers, staff names, secrets) live in
+  ``*_sealed`` columns of type :class:`~mdm_desktop.store.encryption.SealedBytes`;
+  where equality search is needed a ``*_bidx`` blind-index column sits beside them.
+  AES-GCM associated data binds each value to table, column and the row's ``uid``.
+- Sortable device columns have a composite ``(column, id)`` index for keyset paging.
+- Schema changes go through Alembic migrations in ``store/migrations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from mdm_desktop.store.encryption import SealedBytes
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise TypeError("UtcDateTime columns accept only timezone-aware datetimes.")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def new_uid() -> str:
+    """Random row identity used in AES-GCM associated data and in exports."""
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names for migrations."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class KeyMaterial(Base):
+    """Data keys wrapped by the key-encryption key kept outside the database."""
+
+    __tablename__ = "key_material"
+
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Setting(Base):
+    """Site settings as JSON values (session timeouts, password policy, ...)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class DeviceGroup(Base):
+    """A department, ward or site; policies are assigned to groups."""
+
+    __tablename__ = "device_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Device(Base):
+    """A managed phone, tablet or computer and its last reported inventory."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    name: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(16))
+    vendor: Mapped[str] = mapped_column(String(128), default="")
+    model: Mapped[str] = mapped_column(String(128), default="")
+    serial_sealed: Mapped[bytes | None] = mapped_column(SealedBytes)
+    serial_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    hardware_id_sealed: Mapped[bytes | None] = mapped_column(SealedBytes)
+    hardware_id_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    os_version: Mapped[str] = mapped_column(String(64), default="")
+    os_version_key: Mapped[str] = mapped_column(String(32), default="")
+    os_build: Mapped[str] = mapped_column(String(64), default="")
+    security_patch: Mapped[dt.date | None] = mapped_column(Date)
+    firmware: Mapped[str] = mapped_column(String(128), default="")
+    ownership: Mapped[str] = mapped_column(String(16))
+    assigned_to_sealed: Mapped[bytes | None] = mapped_column(SealedBytes)
+    assigned_to_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("device_groups.id", ondelete="SET NULL"))
+    enrolled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_checkin_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    compromised: Mapped[bool | None] = mapped_column(Boolean)
+    storage_encrypted: Mapped[bool | None] = mapped_column(Boolean)
+    passcode_set: Mapped[bool | None] = mapped_column(Boolean)
+    managed_container: Mapped[bool | None] = mapped_column(Boolean)
+    compliance_state: Mapped[str] = mapped_column(String(16))
+    compliance_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_devices_name_id", "name", "id"),
+        Index("ix_devices_platform_id", "platform", "id"),
+        Index("ix_devices_model_id", "model", "id"),
+        Index("ix_devices_os_version_key_id", "os_version_key", "id"),
+        Index("ix_devices_last_checkin_at_id", "last_checkin_at", "id"),
+        Index("ix_devices_compliance_state_id", "compliance_state", "id"),
+        Index("ix_devices_ownership_id", "ownership", "id"),
+        Index("ix_devices_group_id_id", "group_id", "id"),
+        Index("ix_devices_status_id", "status", "id"),
+        Index("ix_devices_enrolled_at_id", "enrolled_at", "id"),
+    )
+
+
+class InstalledApp(Base):
+    """An app reported installed on a device."""
+
+    __tablename__ = "installed_apps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    identifier: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(64), default="")
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("device_id", "identifier", name="uq_installed_apps_device_identifier"),)
+
+
+class Policy(Base):
+    """A named policy; its draft is editable, its versions are not."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    draft_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class PolicyVersion(Base):
+    """An immutable, numbered, published version of a policy."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    published_by: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("policy_id", "version", name="uq_policy_versions_policy_version"),)
+
+
+class PolicyAssignment(Base):
+    """Assigns a published policy version to a device group (optionally one ownership type)."""
+
+    __tablename__ = "policy_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("device_groups.id", ondelete="CASCADE"), index=True)
+    ownership: Mapped[str | None] = mapped_column(String(16))
+    assigned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    assigned_by: Mapped[str] = mapped_column(String(64))
+
+
+class CatalogApp(Base):
+    """An app the clinic distributes."""
+
+    __tablename__ = "catalog_apps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    identifier: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(16))
+    publisher: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (UniqueConstraint("platform", "identifier", name="uq_catalog_apps_platform_identifier"),)
+
+
+class CatalogAppVersion(Base):
+    """One uploaded build of a catalog app, addressed by its SHA-256."""
+
+    __tablename__ = "catalog_app_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("catalog_apps.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    file_name: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (UniqueConstraint("app_id", "version", name="uq_catalog_app_versions_app_version"),)
+
+
+class DeviceCommand(Base):
+    """A remote command and its lifecycle: queued -> delivered -> final state."""
+
+    __tablename__ = "device_commands"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    result: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_device_commands_device_id_id", "device_id", "id"),
+        Index("ix_device_commands_status_id", "status", "id"),
+    )
+
+
+class AuditEntry(Base):
+    """An append-only record of who did what. Hash-chained (issue 5 deepens this)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(128))
+    workstation: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    target_kind: Mapped[str] = mapped_column(String(32), default="")
+    target: Mapped[str] = mapped_column(String(255), default="")
+    outcome: Mapped[str] = mapped_column(String(16))
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    entry_hash: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (
+        Index("ix_audit_entries_occurred_at_id", "occurred_at", "id"),
+        Index("ix_audit_entries_actor_id", "actor", "id"),
+        Index("ix_audit_entries_action_id", "action", "id"),
+        Index("ix_audit_entries_outcome_id", "outcome", "id"),
+    )
+
+
+class User(Base):
+    """A console account. Passwords are Argon2id PHC strings; secrets are sealed."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name_sealed: Mapped[bytes | None] = mapped_column(SealedBytes)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(SealedBytes)
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
