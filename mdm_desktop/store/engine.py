@@ -152,8 +152,7 @@ def translate_db_error(exc: DBAPIError, where: str) -> StoreError:
     if (
         "password authentication failed" in low
         or "no pg_hba.conf entry" in low
-        or ("role" in low
-        and "does not exist" in low)
+        or ("role" in low and "does not exist" in low)
     ):
         return StoreError(
             f"{where} refused the connection: {first}.",

@@ -157,9 +157,7 @@ def list_page(
     visible_groups: frozenset[int] | None = None,
 ) -> DevicePage:
     """Fetch one page of devices after ``after`` (keyset pagination, never OFFSET)."""
-    stmt = select(Device, func.coalesce(DeviceGroup.name, "")).outerjoin(
-        DeviceGroup, DeviceGroup.id == Device.group_id
-    )
+    stmt = select(Device, func.coalesce(DeviceGroup.name, "")).outerjoin(DeviceGroup, DeviceGroup.id == Device.group_id)
     clauses = filter_clauses(query, uow.cipher, now)
     if visible_groups is not None:
         clauses.append(Device.group_id.in_(sorted(visible_groups)) if visible_groups else false())

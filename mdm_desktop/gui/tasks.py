@@ -1,0 +1,129 @@
+"""Run service calls off the GUI thread; deliver results on the GUI thread.
+
+Slots stay thin::
+
+    self._runner.submit(lambda: services.devices.count(principal, query),
+                        on_done=self._show_count, on_error=self._errors.report)
+
+``on_done`` / ``on_error`` run on the GUI thread (queued through a QObject that
+lives there). A task whose result is no longer wanted can be cancelled; its
+callbacks are then dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Task:
+    """Handle of a submitted task."""
+
+    id: int
+    on_done: Callable[[Any], None] | None
+    on_error: Callable[[BaseException], None] | None
+    cancelled: bool = field(default=False)
+
+    def cancel(self) -> None:
+        """Drop this task's callbacks (the work itself may still run to its end)."""
+        self.cancelled = True
+
+
+class _Relay(QObject):
+    done = Signal(int, object)
+    failed = Signal(int, object)
+
+
+class _Job(QRunnable):
+    def __init__(self, task_id: int, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self._id = task_id
+        self._fn = fn
+        self._relay = relay
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except BaseException as exc:  # every failure must reach the GUI
+            self._relay.failed.emit(self._id, exc)
+        else:
+            self._relay.done.emit(self._id, result)
+
+
+class TaskRunner(QObject):
+    """Thread-pool runner; create it on the GUI thread.
+
+    Signals:
+        busy_changed(bool): True when the first task starts, False when the last ends.
+    """
+
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 4) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._on_done)
+        self._relay.failed.connect(self._on_failed)
+        self._ids = itertools.count(1)
+        self._tasks: dict[int, Task] = {}
+        self.default_error_handler: Callable[[BaseException], None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Number of tasks submitted whose callbacks have not run yet."""
+        return len(self._tasks)
+
+    def submit(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> Task:
+        """Run ``fn`` on a worker thread; call ``on_done(result)`` or ``on_error(exc)`` on the GUI thread."""
+        task = Task(next(self._ids), on_done, on_error)
+        self._tasks[task.id] = task
+        if len(self._tasks) == 1:
+            self.busy_changed.emit(True)
+        self._pool.start(_Job(task.id, fn, self._relay))
+        return task
+
+    @Slot(int, object)
+    def _on_done(self, task_id: int, result: object) -> None:
+        task = self._finish(task_id)
+        if task is not None and not task.cancelled and task.on_done is not None:
+            task.on_done(result)
+
+    @Slot(int, object)
+    def _on_failed(self, task_id: int, exc: object) -> None:
+        task = self._finish(task_id)
+        if task is None or task.cancelled:
+            return
+        assert isinstance(exc, BaseException)
+        handler = task.on_error or self.default_error_handler
+        if handler is not None:
+            handler(exc)
+        else:
+            log.error("Background task failed", exc_info=exc)
+
+    def _finish(self, task_id: int) -> Task | None:
+        task = self._tasks.pop(task_id, None)
+        if not self._tasks:
+            self.busy_changed.emit(False)
+        return task
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Drop pending callbacks and wait for running work to end."""
+        for task in self._tasks.values():
+            task.cancel()
+        self._pool.waitForDone(timeout_ms)
