@@ -18,13 +18,13 @@ from argon2 import PasswordHasher
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from mdm_desktop.app import AppContext, open_app  # noqa: E402
-from mdm_desktop.config import Config  # noqa: E402
-from mdm_desktop.security.passwords import PasswordHashing  # noqa: E402
-from mdm_desktop.services.dto import SessionInfo  # noqa: E402
+from mdm_desktop.app import AppContext, open_app
+from mdm_desktop.config import Config
+from mdm_desktop.security.passwords import PasswordHashing
+from mdm_desktop.services.dto import SessionInfo
 
 ADMIN_USER = "admin"
-ADMIN_PASSWORD = "correct horse battery staple"  # noqa: S105 - test fixture
+ADMIN_PASSWORD = "correct horse battery staple"
 
 
 def fast_passwords() -> PasswordHashing:
