@@ -44,6 +44,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     base = _postgres_admin_url()
     if base is None:
+        if os.environ.get("MDM_REQUIRE_POSTGRES"):
+            pytest.fail("MDM_REQUIRE_POSTGRES is set but MDM_TEST_POSTGRES_URL is not")
         pytest.skip("MDM_TEST_POSTGRES_URL is not set")
     yield from _fresh_postgres_database(base)
 
