@@ -21,6 +21,7 @@ from mdm_desktop.services.catalog import CatalogService
 from mdm_desktop.services.clock import Clock, utc_now
 from mdm_desktop.services.commands import CommandService
 from mdm_desktop.services.compliance import ComplianceService
+from mdm_desktop.services.demo_fleet import DemoFleetService
 from mdm_desktop.services.devices import DeviceService
 from mdm_desktop.services.guard import Guard
 from mdm_desktop.services.policies import PolicyService
@@ -42,6 +43,7 @@ class Services:
     audit: AuditService
     compliance: ComplianceService
     commands: CommandService
+    demo: DemoFleetService
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,16 @@ def open_app(
     audit = AuditLog(keys.audit, clock)
     guard = Guard(uow, audit)
     station = workstation if workstation is not None else socket.gethostname()
+    hashing = passwords or PasswordHashing()
     services = Services(
-        auth=AuthService(uow, audit, passwords or PasswordHashing(), clock, station),
+        auth=AuthService(uow, audit, hashing, clock, station),
         devices=DeviceService(uow, guard, audit, clock),
         policies=PolicyService(uow, guard, audit, clock),
         catalog=CatalogService(uow, guard, audit, clock),
         audit=AuditService(uow, guard, audit, clock),
         compliance=ComplianceService(uow, guard, audit, clock),
         commands=CommandService(uow, guard, audit, clock),
+        demo=DemoFleetService(uow, audit, hashing, clock, history_log=lambda c: AuditLog(keys.audit, c)),
     )
     location = describe(engine.url.render_as_string(hide_password=True))
     return AppContext(config=config, location=location, services=services, engine=engine, uow=uow)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from mdm_desktop.domain.accounts import Permission, Principal, Role
+from mdm_desktop.domain.audit import Outcome
 from mdm_desktop.domain.commands import CommandStatus, CommandType
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform
 
@@ -149,6 +152,18 @@ class SessionInfo:
     role: Role
     permissions: frozenset[Permission]
     signed_in_at: dt.datetime
+    # Issue 4 (console sessions); defaults keep older positional constructions working.
+    kind: str = "gui"
+    expires_at: dt.datetime | None = None
+    idle_timeout: dt.timedelta | None = None
+    mfa_enrolled: bool = True
+    break_glass: bool = False
+    role_label: str = ""
+
+    @property
+    def token(self) -> str:
+        """The session's bearer token (the CLI keeps it in an owner-only file); empty without a session."""
+        return self.principal.session_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +177,14 @@ class UserInfo:
     disabled: bool
     created_at: dt.datetime
     last_login_at: dt.datetime | None
+    # Issue 4 (users page); defaults keep older constructions working.
+    role_label: str = ""
+    custom_role_id: int | None = None
+    mfa_enrolled: bool = False
+    locked_until: dt.datetime | None = None
+    failed_attempts: int = 0
+    group_ids: tuple[int, ...] = ()
+    password_changed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +214,356 @@ class CountBy:
     def total(self) -> int:
         """Sum of all counts."""
         return sum(n for _, n in self.items)
+
+
+# --- Policies, catalog, audit log and compliance summary -------------------------------------------------
+
+
+def _parse_settings(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySummary:
+    """One row of the policy list.
+
+    ``latest_version`` and ``published_at`` are ``None`` for a policy never published.
+    ``draft_changed`` is true when the draft differs from the latest version (or nothing is published yet).
+    """
+
+    id: int
+    uid: str
+    name: str
+    description: str
+    latest_version: int | None
+    published_at: dt.datetime | None
+    assigned_groups: int
+    draft_changed: bool
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersionInfo:
+    """An immutable published version; settings as canonical JSON text."""
+
+    id: int
+    policy_id: int
+    version: int
+    published_at: dt.datetime
+    published_by: str
+    notes: str
+    settings_json: str
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """A fresh copy of the settings."""
+        return _parse_settings(self.settings_json)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyAssignmentInfo:
+    """A published version assigned to a device group, optionally to one ownership type only."""
+
+    id: int
+    policy_id: int
+    version_id: int
+    version: int
+    group_id: int
+    group_name: str
+    ownership: Ownership | None
+    assigned_at: dt.datetime
+    assigned_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDetail:
+    """A policy with its draft, versions (newest first) and assignments."""
+
+    summary: PolicySummary
+    draft_settings_json: str
+    versions: tuple[PolicyVersionInfo, ...]
+    assignments: tuple[PolicyAssignmentInfo, ...]
+
+    @property
+    def draft_settings(self) -> dict[str, Any]:
+        """A fresh copy of the draft settings."""
+        return _parse_settings(self.draft_settings_json)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogAppSummary:
+    """One row of the app catalog."""
+
+    id: int
+    name: str
+    identifier: str
+    platform: Platform
+    publisher: str
+    latest_version: str | None
+    version_count: int
+    installed_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogAppVersionInfo:
+    """One uploaded build of a catalog app."""
+
+    id: int
+    version: str
+    sha256: str
+    size_bytes: int
+    file_name: str
+    added_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogAppDetail:
+    """A catalog app with its versions, newest first."""
+
+    summary: CatalogAppSummary
+    description: str
+    created_at: dt.datetime
+    versions: tuple[CatalogAppVersionInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters for the audit log, all evaluated in SQL.
+
+    ``since`` is inclusive and ``until`` exclusive (UTC). ``actor`` matches exactly,
+    ``action`` as a prefix (``"policies."``), ``text`` as a case-insensitive substring of target, details,
+    action or actor (a LIKE scan for now; full-text search comes with issue 5).
+    """
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    actor: str = ""
+    action: str = ""
+    outcome: Outcome | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCursor:
+    """Keyset position in the audit log (newest first): the id of the last row shown."""
+
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """A page of audit entries, newest first, and the cursor for the next page (``None`` at the end)."""
+
+    rows: tuple[AuditEntryInfo, ...]
+    next_cursor: AuditCursor | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilterChoices:
+    """Distinct actors and actions present in the log, for the filter bar."""
+
+    actors: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OsVersionCount:
+    """Devices on one major OS version of one platform (``major`` is ``None`` when unknown)."""
+
+    platform: Platform
+    major: int | None
+    label: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceSummary:
+    """Fleet totals and the counts the dashboard charts draw.
+
+    ``by_state`` and ``by_platform`` list every state / platform in enum order, zeros included.
+    ``by_os_version`` is ordered by platform, then version (newest first).
+    """
+
+    generated_at: dt.datetime
+    total_devices: int
+    stale_devices: int
+    stale_days: int
+    compromised: int
+    unencrypted: int
+    by_state: tuple[tuple[ComplianceState, int], ...]
+    by_platform: tuple[tuple[Platform, int], ...]
+    by_os_version: tuple[OsVersionCount, ...]
+
+    def count_for_state(self, state: ComplianceState) -> int:
+        """Devices in ``state``."""
+        return next((n for s, n in self.by_state if s is state), 0)
+
+
+# --- Demo fleet and store maintenance (CLI) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    """A console account created by the demo fleet, with its generated password."""
+
+    username: str
+    role: Role
+    password: str = field(repr=False)
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """What ``DemoFleetService.generate`` created; ``accounts[0]`` is the administrator."""
+
+    admin_username: str
+    admin_password: str = field(repr=False)
+    device_count: int = 0
+    seed: int = 0
+    group_count: int = 0
+    policy_count: int = 0
+    catalog_app_count: int = 0
+    command_count: int = 0
+    audit_entry_count: int = 0
+    accounts: tuple[DemoAccount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreUpgradeInfo:
+    """Outcome of ``db upgrade``: the store's schema revision before (``None`` if empty) and after."""
+
+    location: str
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        """True when the schema was created or upgraded."""
+        return self.before != self.after
+
+
+# --- Console security: sessions, accounts, roles, temporary access, break-glass (issue 4) -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    """Where a console session stands; the GUI arms its lock timer from these times."""
+
+    kind: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    idle_expires_at: dt.datetime
+    absolute_expires_at: dt.datetime
+    step_up_valid_until: dt.datetime | None
+    break_glass: bool
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        """The earlier of the idle and the absolute limit."""
+        return min(self.idle_expires_at, self.absolute_expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSessionInfo:
+    """A console or CLI session as an administrator sees it (``id`` is the token's hash, never the token)."""
+
+    id: str
+    user_id: int
+    username: str
+    kind: str
+    workstation: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    absolute_expiry: dt.datetime
+    revoked_at: dt.datetime | None
+    revoke_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleInfo:
+    """A built-in role (``id`` is ``None``) or a custom role composed from the permission table."""
+
+    id: int | None
+    role: Role
+    name: str
+    description: str
+    permissions: frozenset[Permission]
+    built_in: bool
+    user_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequestInfo:
+    """A temporary access request and its decision (``group_id`` ``None``: every group the user may see)."""
+
+    id: int
+    requester_id: int
+    requester: str
+    permission: Permission
+    group_id: int | None
+    group_name: str
+    reason: str
+    duration_minutes: int
+    status: str
+    requested_at: dt.datetime
+    decided_by: str
+    decided_at: dt.datetime | None
+    decision_note: str
+    expires_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakGlassUseInfo:
+    """One use of an emergency code; listed on the dashboard until a security officer reviews it."""
+
+    id: int
+    used_at: dt.datetime
+    used_by: str
+    workstation: str
+    code_created_by: str
+    code_created_at: dt.datetime
+    reviewed_by: str
+    reviewed_at: dt.datetime | None
+    review_note: str
+
+    @property
+    def reviewed(self) -> bool:
+        """True once a security officer has reviewed this use."""
+        return self.reviewed_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyCodeStatus:
+    """Whether an unused emergency code exists (the code itself is shown only once, at creation)."""
+
+    active: bool
+    created_at: dt.datetime | None
+    created_by: str
+    unreviewed_uses: int
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrolmentInfo:
+    """What the enrolment page shows: a QR code (PNG bytes and SVG text) and the secret for manual entry."""
+
+    account: str
+    issuer: str
+    secret: str = field(repr=False)
+    uri: str = field(repr=False)
+    qr_png: bytes = field(repr=False)
+    qr_svg: str = field(repr=False)
+
+    @property
+    def secret_grouped(self) -> str:
+        """The secret in groups of four characters."""
+        return " ".join(self.secret[i : i + 4] for i in range(0, len(self.secret), 4))
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCodes:
+    """Codes shown exactly once (recovery codes, an emergency code); only their hashes are stored."""
+
+    codes: tuple[str, ...] = field(repr=False)
+    issued_at: dt.datetime | None = None

@@ -1,18 +1,305 @@
-"""PolicyService (to be filled in)."""
+"""Policy use cases: list, detail, create, edit the draft, publish immutable versions, assign to groups.
+
+Every write checks ``POLICIES_WRITE`` and appends its audit entry in the same transaction.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from mdm_desktop.domain.accounts import Permission, Principal
+from mdm_desktop.domain.audit import canonical_json
+from mdm_desktop.domain.devices import Ownership
+from mdm_desktop.domain.errors import ConflictError, NotFoundError, ValidationError
 from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.clock import Clock
+from mdm_desktop.services.dto import PolicyAssignmentInfo, PolicyDetail, PolicySummary, PolicyVersionInfo
 from mdm_desktop.services.guard import Guard
+from mdm_desktop.store.repositories import policies as repo
 from mdm_desktop.store.unit_of_work import UnitOfWorkFactory
+
+NAME_MAX = 128
+DESCRIPTION_MAX = 2000
+NOTES_MAX = 2000
+SETTINGS_MAX_BYTES = 64 * 1024
+SETTINGS_MAX_DEPTH = 8
+
+
+def clinic_baseline_settings() -> dict[str, Any]:
+    """Starting settings for a new policy: a sensible baseline for a clinic (a fresh copy each call)."""
+    return {
+        "passcode": {"required": True, "min_length": 6},
+        "encryption": {"required": True},
+        "os_updates": {"max_patch_age_days": 90},
+        "integrity": {"allow_compromised": False},
+        "check_in": {"max_age_days": 14},
+    }
+
+
+def clean_name(name: str) -> str:
+    """Validate and normalise a policy name (surrounding and repeated spaces removed).
+
+    Raises:
+        ValidationError: The name is empty, too long or holds control characters.
+    """
+    if not isinstance(name, str):
+        raise ValidationError("Enter a name for the policy.")
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ValidationError("Enter a name for the policy.", hint="A name such as 'Clinic phones' helps others.")
+    if len(cleaned) > NAME_MAX:
+        raise ValidationError(
+            f"The policy name is {len(cleaned)} characters long; use at most {NAME_MAX}.",
+            hint="Shorten the name and put the rest in the description.",
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
+        raise ValidationError("The policy name contains control characters.", hint="Use ordinary text.")
+    return cleaned
+
+
+def clean_text(value: str, what: str, limit: int) -> str:
+    """Validate free text (description, notes): a string of at most ``limit`` characters."""
+    if not isinstance(value, str):
+        raise ValidationError(f"The {what} must be text.")
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationError(f"The {what} is {len(value)} characters long; use at most {limit}.")
+    if "\x00" in value:
+        raise ValidationError(f"The {what} contains a NUL character.", hint="Use ordinary text.")
+    return value
+
+
+def clean_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate settings: a JSON object of plain values, not too deep, not too large.
+
+    Returns:
+        A deep copy made of plain ``dict``/``list``/scalars.
+
+    Raises:
+        ValidationError: The settings cannot be stored as a policy.
+    """
+    if not isinstance(settings, Mapping):
+        raise ValidationError("Policy settings must be a set of named values (a JSON object).")
+
+    def check(value: Any, path: str, depth: int) -> Any:
+        if depth > SETTINGS_MAX_DEPTH:
+            raise ValidationError(f"Policy settings are nested too deeply at '{path}'.")
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str) or not key.strip():
+                    raise ValidationError(f"Policy setting names must be non-empty text (at '{path or 'top'}').")
+                out[key] = check(item, f"{path}.{key}" if path else key, depth + 1)
+            return out
+        if isinstance(value, list | tuple):
+            return [check(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"Policy setting '{path}' is not a finite number.")
+        if value is None or isinstance(value, str | bool | int | float):
+            return value
+        raise ValidationError(
+            f"Policy setting '{path}' has a value of type {type(value).__name__}, which cannot be stored.",
+            hint="Use text, numbers, true/false, lists or nested settings.",
+        )
+
+    cleaned = check(settings, "", 0)
+    if len(json.dumps(cleaned).encode()) > SETTINGS_MAX_BYTES:
+        raise ValidationError(f"Policy settings are larger than {SETTINGS_MAX_BYTES // 1024} KiB.")
+    assert isinstance(cleaned, dict)
+    return cleaned
 
 
 class PolicyService:
-    """Placeholder with the constructor every service shares."""
+    """Reads and changes policies for the console and the CLI."""
 
     def __init__(self, uow: UnitOfWorkFactory, guard: Guard, audit: AuditLog, clock: Clock) -> None:
         self._uow = uow
         self._guard = guard
         self._audit = audit
         self._clock = clock
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def list_policies(self, actor: Principal) -> tuple[PolicySummary, ...]:
+        """Every policy with its latest version, assignment count and whether the draft changed, by name."""
+        self._guard.require(actor, Permission.POLICIES_READ, "policies.list")
+        with self._uow() as uow:
+            return repo.list_summaries(uow)
+
+    def policy_detail(self, actor: Principal, policy_id: int) -> PolicyDetail:
+        """Draft settings, versions with their settings, and assignments with group names."""
+        self._guard.require(actor, Permission.POLICIES_READ, "policies.view", target=str(policy_id))
+        with self._uow() as uow:
+            found = repo.detail(uow, policy_id)
+        if found is None:
+            raise NotFoundError(f"Policy {policy_id} does not exist.", hint="Refresh the policy list.")
+        return found
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def create_policy(
+        self, actor: Principal, name: str, description: str = "", settings: Mapping[str, Any] | None = None
+    ) -> PolicySummary:
+        """Create a policy whose draft holds ``settings`` (the clinic baseline when ``None``).
+
+        Raises:
+            ValidationError: Name, description or settings are malformed; nothing is written.
+            ConflictError: Another policy already has this name.
+        """
+        self._guard.require(actor, Permission.POLICIES_WRITE, "policies.create")
+        clean = clean_name(name)
+        desc = clean_text(description, "description", DESCRIPTION_MAX)
+        draft = clean_settings(clinic_baseline_settings() if settings is None else settings)
+        with self._uow(write=True) as uow:
+            if repo.name_taken(uow, clean):
+                raise ConflictError(
+                    f"A policy named '{clean}' already exists.", hint="Choose another name or open that policy."
+                )
+            policy = repo.add_policy(uow, clean, desc, draft, self._clock())
+            self._audit.record(
+                uow,
+                actor,
+                "policies.create",
+                target_kind="policy",
+                target=policy.uid,
+                details={"name": clean, "description": desc, "settings": draft},
+            )
+            result = repo.summary(uow, policy.id)
+            uow.commit()
+        assert result is not None
+        return result
+
+    def update_draft(
+        self,
+        actor: Principal,
+        policy_id: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> PolicySummary:
+        """Change a policy's name, description or draft settings (published versions never change).
+
+        Raises:
+            ValidationError, ConflictError, NotFoundError: as for :meth:`create_policy`.
+        """
+        self._guard.require(actor, Permission.POLICIES_WRITE, "policies.update_draft", target=str(policy_id))
+        new_name = clean_name(name) if name is not None else None
+        new_desc = clean_text(description, "description", DESCRIPTION_MAX) if description is not None else None
+        new_settings = clean_settings(settings) if settings is not None else None
+        with self._uow(write=True) as uow:
+            policy = repo.get_policy(uow, policy_id, for_update=True)
+            if policy is None:
+                raise NotFoundError(f"Policy {policy_id} does not exist.", hint="Refresh the policy list.")
+            changes: dict[str, Any] = {}
+            if new_name is not None and new_name != policy.name:
+                if repo.name_taken(uow, new_name, except_id=policy.id):
+                    raise ConflictError(f"A policy named '{new_name}' already exists.", hint="Choose another name.")
+                changes["name"] = {"from": policy.name, "to": new_name}
+                policy.name = new_name
+            if new_desc is not None and new_desc != policy.description:
+                changes["description"] = {"from": policy.description, "to": new_desc}
+                policy.description = new_desc
+            if new_settings is not None and canonical_json(new_settings) != canonical_json(policy.draft_settings):
+                changes["settings"] = {"from": policy.draft_settings, "to": new_settings}
+                policy.draft_settings = new_settings
+            if changes:
+                policy.updated_at = self._clock()
+                uow.session.flush()
+                self._audit.record(
+                    uow, actor, "policies.update_draft", target_kind="policy", target=policy.uid, details=changes
+                )
+            result = repo.summary(uow, policy.id)
+            uow.commit()
+        assert result is not None
+        return result
+
+    def publish(self, actor: Principal, policy_id: int, notes: str = "") -> PolicyVersionInfo:
+        """Freeze the current draft as the next numbered, immutable version.
+
+        Raises:
+            ValidationError: The notes are too long.
+            NotFoundError: The policy does not exist.
+            ConflictError: The draft is identical to the latest version (nothing to publish).
+        """
+        self._guard.require(actor, Permission.POLICIES_WRITE, "policies.publish", target=str(policy_id))
+        clean_notes = clean_text(notes, "release notes", NOTES_MAX)
+        with self._uow(write=True) as uow:
+            policy = repo.get_policy(uow, policy_id, for_update=True)
+            if policy is None:
+                raise NotFoundError(f"Policy {policy_id} does not exist.", hint="Refresh the policy list.")
+            draft = dict(policy.draft_settings or {})
+            latest = repo.latest_version(uow, policy.id)
+            if latest is not None and canonical_json(latest.settings) == canonical_json(draft):
+                raise ConflictError(
+                    f"The draft of '{policy.name}' is the same as version {latest.version}; there is nothing new "
+                    "to publish.",
+                    hint="Change the draft first, or assign the existing version.",
+                )
+            version = repo.add_version(uow, policy, draft, clean_notes, actor.name, self._clock())
+            self._audit.record(
+                uow,
+                actor,
+                "policies.publish",
+                target_kind="policy",
+                target=policy.uid,
+                details={"name": policy.name, "version": version.version, "notes": clean_notes, "settings": draft},
+            )
+            info = repo.version_info(version)
+            uow.commit()
+        return info
+
+    def assign(
+        self, actor: Principal, version_id: int, group_id: int, ownership: Ownership | None = None
+    ) -> PolicyAssignmentInfo:
+        """Assign a published version to a device group (all devices, or only one ownership type).
+
+        An earlier version of the same policy assigned to the same group and ownership scope is replaced.
+
+        Raises:
+            NotFoundError: The version or group does not exist.
+            ConflictError: This exact version is already assigned there.
+        """
+        self._guard.require(actor, Permission.POLICIES_WRITE, "policies.assign", target=str(version_id))
+        if ownership is not None and not isinstance(ownership, Ownership):
+            raise ValidationError("Choose corporate, BYOD, or all devices for the assignment.")
+        with self._uow(write=True) as uow:
+            version = repo.get_version(uow, version_id)
+            if version is None:
+                raise NotFoundError(f"Policy version {version_id} does not exist.", hint="Refresh the policy list.")
+            policy = repo.get_policy(uow, version.policy_id, for_update=True)
+            assert policy is not None
+            group = repo.get_group(uow, group_id)
+            if group is None:
+                raise NotFoundError(f"Device group {group_id} does not exist.", hint="Refresh the group list.")
+            scope = ownership.label if ownership is not None else "all"
+            replaced: list[int] = []
+            for existing, existing_version in repo.assignments_of_policy_to_group(uow, policy.id, group.id, ownership):
+                if existing_version.id == version.id:
+                    raise ConflictError(
+                        f"Version {version.version} of '{policy.name}' is already assigned to {group.name} "
+                        f"({scope} devices).",
+                    )
+                replaced.append(existing_version.version)
+                repo.delete(uow, existing)
+            row = repo.add_assignment(uow, version, group.id, ownership, actor.name, self._clock())
+            self._audit.record(
+                uow,
+                actor,
+                "policies.assign",
+                target_kind="policy",
+                target=policy.uid,
+                details={
+                    "name": policy.name,
+                    "version": version.version,
+                    "group": group.name,
+                    "ownership": ownership.value if ownership is not None else None,
+                    "replaced_versions": replaced,
+                },
+            )
+            info = repo.assignment_info(row, version, group.name)
+            uow.commit()
+        return info

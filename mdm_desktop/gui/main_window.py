@@ -1,0 +1,306 @@
+"""The main window: a shell of navigation, a stack of panes, menus and a status bar.
+
+Each pane owns its model, view and actions; the window only switches between
+them, forwards Refresh, and shows where the store is, who is signed in and how
+many devices there are.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QWidget,
+)
+
+from mdm_desktop import __version__
+from mdm_desktop.app import AppContext
+from mdm_desktop.domain.accounts import Permission
+from mdm_desktop.gui.errors import ErrorReporter
+from mdm_desktop.gui.panes.audit_pane import AuditPane
+from mdm_desktop.gui.panes.base import Pane, PaneContext
+from mdm_desktop.gui.panes.catalog_pane import CatalogPane
+from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
+from mdm_desktop.gui.panes.devices_pane import DevicesPane, count_text
+from mdm_desktop.gui.panes.policies_pane import PoliciesPane
+from mdm_desktop.gui.resources import app_icon, icon
+from mdm_desktop.gui.tasks import TaskRunner
+from mdm_desktop.services.dto import DeviceQuery, SessionInfo
+
+SETTINGS_GROUP = "main_window"
+DEFAULT_SIZE = QSize(1400, 900)
+
+
+def _status_label(icon_name: str, object_name: str) -> tuple[QWidget, QLabel]:
+    """A status-bar item: a small icon and a plain-text label."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(6, 0, 6, 0)
+    row.setSpacing(4)
+    picture = QLabel()
+    picture.setPixmap(icon(icon_name).pixmap(14, 14))
+    text = QLabel()
+    text.setObjectName(object_name)
+    text.setTextFormat(Qt.TextFormat.PlainText)
+    row.addWidget(picture)
+    row.addWidget(text)
+    return box, text
+
+
+class MainWindow(QMainWindow):
+    """Navigation on the left, the panes in a stack, menus and a status bar.
+
+    Args:
+        ctx: The opened application (services and where the store is).
+        session: The signed-in user.
+        settings: Where geometry and view state are remembered (default: the user's settings).
+
+    Signals:
+        device_count_changed(int): the status bar's device count was refreshed.
+    """
+
+    device_count_changed = Signal(int)
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        session: SessionInfo,
+        parent: QWidget | None = None,
+        *,
+        settings: QSettings | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.app_ctx = ctx
+        self.session = session
+        self.settings = settings if settings is not None else QSettings()
+        self.runner = TaskRunner(self)
+        self.errors = ErrorReporter(self)
+        self.runner.default_error_handler = self.errors.report
+        self.device_count: int | None = None
+        self._count_generation = 0
+        self._closed = False
+
+        self.setWindowTitle("MDM Desktop")
+        self.setWindowIcon(app_icon())
+        self.setObjectName("mainWindow")
+
+        pane_ctx = PaneContext(
+            services=ctx.services, session=session, runner=self.runner, errors=self.errors, settings=self.settings
+        )
+        self.devices = DevicesPane(pane_ctx)
+        self.policies = PoliciesPane(pane_ctx)
+        self.catalog = CatalogPane(pane_ctx)
+        self.audit = AuditPane(pane_ctx)
+        self.dashboard = DashboardPane(pane_ctx)
+        self.panes: tuple[Pane, ...] = (self.devices, self.policies, self.catalog, self.audit, self.dashboard)
+        self.dashboard.devices_requested.connect(self.show_devices)
+
+        # ---- navigation + stack
+        self.navigation = QListWidget()
+        self.navigation.setObjectName("navigation")
+        self.navigation.setIconSize(QSize(20, 20))
+        self.navigation.setFixedWidth(196)
+        self.navigation.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.navigation.setSpacing(1)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("paneStack")
+        for number, pane in enumerate(self.panes, start=1):
+            item = QListWidgetItem(icon(pane.object_key), pane.title)
+            item.setToolTip(f"{pane.title} (Ctrl+{number})")
+            item.setSizeHint(QSize(0, 40))
+            self.navigation.addItem(item)
+            self.stack.addWidget(pane)
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.navigation)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._build_menus()
+        self._build_status_bar()
+
+        self.navigation.currentRowChanged.connect(self._pane_chosen)
+        self._restore_window()
+        start = self.settings.value(f"{SETTINGS_GROUP}/pane", 0)
+        try:
+            start_index = int(start)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            start_index = 0
+        self.show_pane(start_index if 0 <= start_index < len(self.panes) else 0)
+        self.refresh_device_count()
+
+    # ---- building ------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        self.refresh_action = QAction(icon("refresh"), "&Refresh", self)
+        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.refresh_action.setStatusTip("Load the current view again from the store")
+        self.refresh_action.triggered.connect(self.refresh)
+        file_menu.addAction(self.refresh_action)
+        file_menu.addSeparator()
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.quit_action)
+
+        view_menu = menus.addMenu("&View")
+        self.pane_actions: list[QAction] = []
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for number, pane in enumerate(self.panes, start=1):
+            action = QAction(icon(pane.object_key), pane.title, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.setCheckable(True)
+            action.triggered.connect(lambda _checked=False, i=number - 1: self.show_pane(i))
+            group.addAction(action)
+            view_menu.addAction(action)
+            self.pane_actions.append(action)
+
+        help_menu = menus.addMenu("&Help")
+        self.about_action = QAction("&About MDM Desktop", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        bar.setSizeGripEnabled(True)
+        store_box, self.store_label = _status_label("store", "storeLabel")
+        self.store_label.setText(self.app_ctx.location.description)
+        self.store_label.setToolTip("Where this console reads and writes its data")
+        user_box, self.user_label = _status_label("user", "userLabel")
+        self.user_label.setText(f"{self.session.username} ({self.session.role.label})")
+        self.user_label.setToolTip("Signed-in user and role")
+        count_box, self.count_label = _status_label("devices", "deviceCountLabel")
+        self.count_label.setText("Counting devices…")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setFixedWidth(90)
+        self.busy.setVisible(False)
+        self.busy.setToolTip("Working…")
+        self.runner.busy_changed.connect(self.busy.setVisible)
+        bar.addWidget(store_box)
+        bar.addPermanentWidget(self.busy)
+        bar.addPermanentWidget(count_box)
+        bar.addPermanentWidget(user_box)
+
+    # ---- navigation ----------------------------------------------------------------------------
+
+    @property
+    def current_pane(self) -> Pane:
+        """The pane on show."""
+        return self.panes[self.stack.currentIndex()]
+
+    def show_pane(self, index: int) -> None:
+        """Switch to pane ``index`` (0 = Devices ... 4 = Dashboard) and let it load."""
+        if not 0 <= index < len(self.panes):
+            return
+        if self.navigation.currentRow() != index:
+            self.navigation.setCurrentRow(index)  # comes back through _pane_chosen
+            return
+        self._pane_chosen(index)
+
+    def _pane_chosen(self, index: int) -> None:
+        if not 0 <= index < len(self.panes):
+            return
+        self.stack.setCurrentIndex(index)
+        self.pane_actions[index].setChecked(True)
+        self.panes[index].activate()
+
+    def show_devices(self, query: object) -> None:
+        """Open the Devices pane filtered by ``query`` (a :class:`DeviceQuery` from the dashboard)."""
+        if not isinstance(query, DeviceQuery):
+            return
+        self.devices.show_query(query)
+        self.show_pane(self.panes.index(self.devices))
+
+    # ---- actions -------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reload the current pane and the device count."""
+        self.current_pane.refresh()
+        self.refresh_device_count()
+
+    def refresh_device_count(self) -> None:
+        """Count every device for the status bar (off the GUI thread)."""
+        principal = self.session.principal
+        if not principal.can(Permission.DEVICES_READ):
+            self.count_label.setText("")
+            return
+        self._count_generation += 1
+        generation = self._count_generation
+        devices = self.app_ctx.services.devices
+        self.runner.submit(
+            lambda: devices.count(principal, DeviceQuery()),
+            on_done=lambda n: self._count_arrived(generation, n),
+            on_error=lambda exc: self._count_failed(generation, exc),
+        )
+
+    def _count_arrived(self, generation: int, n: int) -> None:
+        if generation != self._count_generation:
+            return
+        self.device_count = n
+        self.count_label.setText(count_text(n))
+        self.device_count_changed.emit(n)
+
+    def _count_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._count_generation:
+            return
+        self.count_label.setText("Device count unavailable")
+        self.errors.report(exc)
+
+    def show_about(self) -> None:
+        """A short note on what this program is."""
+        box = QMessageBox(self)
+        box.setWindowTitle("About MDM Desktop")
+        box.setIconPixmap(app_icon().pixmap(64, 64))
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(f"MDM Desktop {__version__}")
+        box.setInformativeText(
+            "Mobile device management for small healthcare clinics: inventory, policies, apps, "
+            "remote commands and a tamper-evident audit trail, on your own SQLite or PostgreSQL store.\n\n"
+            f"Store: {self.app_ctx.location.description}"
+        )
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.open()
+
+    # ---- state ---------------------------------------------------------------------------------
+
+    def _restore_window(self) -> None:
+        geometry = self.settings.value(f"{SETTINGS_GROUP}/geometry")
+        if not (isinstance(geometry, QByteArray | bytes) and geometry and self.restoreGeometry(QByteArray(geometry))):
+            self.resize(DEFAULT_SIZE)
+        state = self.settings.value(f"{SETTINGS_GROUP}/state")
+        if isinstance(state, QByteArray | bytes) and state:
+            self.restoreState(QByteArray(state))
+
+    def save_state(self) -> None:
+        """Remember window geometry, the current pane and every pane's view state."""
+        self.settings.setValue(f"{SETTINGS_GROUP}/geometry", self.saveGeometry())
+        self.settings.setValue(f"{SETTINGS_GROUP}/state", self.saveState())
+        self.settings.setValue(f"{SETTINGS_GROUP}/pane", self.stack.currentIndex())
+        for pane in self.panes:
+            pane.save_state()
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self._closed = True
+            self.save_state()
+            self.devices.model.shutdown()
+            self.runner.shutdown()
+        event.accept()
