@@ -74,13 +74,13 @@ def service_figures(ctx: AppContext, session: SessionInfo) -> None:
 
 
 def gui_figures(ctx: AppContext, session: SessionInfo, devices: int, rounds: int = 5) -> None:
-    from mdm_desktop.gui.panes.devices_pane import DevicesPane
     from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSettings, Qt
     from PySide6.QtWidgets import QApplication, QTableView, QWidget
 
     from mdm_desktop.gui.errors import ErrorReporter
     from mdm_desktop.gui.models.device_table_model import DeviceTableModel
     from mdm_desktop.gui.panes.base import PaneContext
+    from mdm_desktop.gui.panes.devices_pane import DevicesPane
     from mdm_desktop.gui.tasks import TaskRunner
 
     app = QApplication.instance() or QApplication([])

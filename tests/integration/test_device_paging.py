@@ -143,18 +143,23 @@ def test_identifiers_are_sealed_in_the_database(app_ctx: AppContext, admin: Sess
         raw = conn.execute(text("SELECT serial_sealed, hardware_id_sealed, assigned_to_sealed FROM devices")).all()
     for serial, hwid, person in raw:
         for blob in (serial, hwid, person):
-            assert b"SN0" not in bytes(blob) and b"Nurse" not in bytes(blob) and b"35000" not in bytes(blob)
+            assert b"SN0" not in bytes(blob)
+            assert b"Nurse" not in bytes(blob)
+            assert b"35000" not in bytes(blob)
 
 
 def test_helpdesk_sees_no_identifiers_and_viewing_them_is_audited(app_ctx: AppContext, admin: SessionInfo) -> None:
     fill(app_ctx, 10)
     helpdesk = Principal("user", 99, "helpdesk1", Role.HELPDESK)
     rows = app_ctx.services.devices.list_page(helpdesk, DeviceQuery()).rows
-    assert rows and all(r.serial is None and r.assigned_to is None for r in rows)
+    assert rows
+    assert all(r.serial is None and r.assigned_to is None for r in rows)
     detail = app_ctx.services.devices.detail(helpdesk, rows[0].id)
-    assert detail.hardware_id is None and detail.row.serial is None
+    assert detail.hardware_id is None
+    assert detail.row.serial is None
     detail = app_ctx.services.devices.detail(admin.principal, rows[0].id)
-    assert detail.row.serial is not None and detail.hardware_id is not None
+    assert detail.row.serial is not None
+    assert detail.hardware_id is not None
     with app_ctx.uow() as uow:
         actions = [e.action for e in uow.session.query(AuditEntry).order_by(AuditEntry.id)]
     assert actions[-1] == "devices.view_identifiers"
@@ -166,7 +171,9 @@ def test_refusal_is_audited(app_ctx: AppContext, admin: SessionInfo) -> None:
         app_ctx.services.devices.list_page(nobody, DeviceQuery())
     with app_ctx.uow() as uow:
         last = uow.session.query(AuditEntry).order_by(AuditEntry.id.desc()).first()
-        assert last is not None and last.outcome == "denied" and last.actor == "norole"
+        assert last is not None
+        assert last.outcome == "denied"
+        assert last.actor == "norole"
 
 
 @pytest.mark.parametrize("limit", [0, -1, 100_000])
