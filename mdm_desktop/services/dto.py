@@ -160,6 +160,11 @@ class SessionInfo:
     break_glass: bool = False
     role_label: str = ""
 
+    @property
+    def token(self) -> str:
+        """The session's bearer token (the CLI keeps it in an owner-only file); empty without a session."""
+        return self.principal.session_token
+
 
 @dataclass(frozen=True, slots=True)
 class UserInfo:

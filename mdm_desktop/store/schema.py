@@ -317,3 +317,123 @@ class User(Base):
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Issue 4 (console security); every column nullable so older code can insert rows without them.
+    custom_role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id", ondelete="SET NULL"), index=True)
+    totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    totp_pending_sealed: Mapped[bytes | None] = mapped_column(SealedBytes)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_failed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class CustomRole(Base):
+    """A role an administrator composed from the permission table (built-in roles live in code)."""
+
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class UserGroupScope(Base):
+    """Limits a user's role to device groups; a user without rows acts on every group."""
+
+    __tablename__ = "user_group_scopes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("device_groups.id", ondelete="CASCADE"), primary_key=True)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code, stored only as a keyed hash."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_user_code"),)
+
+
+class ConsoleSession(Base):
+    """A signed-in console or CLI session; ``id`` is the SHA-256 of the bearer token (never the token)."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    workstation: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    absolute_expiry: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    step_up_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoke_reason: Mapped[str] = mapped_column(String(32), default="")
+
+    __table_args__ = (Index("ix_console_sessions_user_id_revoked_at", "user_id", "revoked_at"),)
+
+
+class AccessRequest(Base):
+    """A request for a temporary permission, optionally limited to one device group, and its decision."""
+
+    __tablename__ = "access_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    permission: Mapped[str] = mapped_column(String(64))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("device_groups.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_access_requests_status_id", "status", "id"),
+        Index("ix_access_requests_requester_id_status", "requester_id", "status"),
+        Index("ix_access_requests_status_expires_at", "status", "expires_at"),
+    )
+
+
+class EmergencyCode(Base):
+    """A break-glass code (printed for the safe), stored as a keyed hash; one use, then reviewed."""
+
+    __tablename__ = "emergency_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    used_by: Mapped[str] = mapped_column(String(64), default="")
+    used_workstation: Mapped[str] = mapped_column(String(255), default="")
+    session_id: Mapped[str] = mapped_column(String(64), default="")
+    reviewed_by: Mapped[str] = mapped_column(String(64), default="")
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    review_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins for user names that have no account, so throttling looks the same for every name.
+
+    Keyed by a keyed hash of the normalised name (never the name itself); old rows are pruned.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    name_hash: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)

@@ -25,11 +25,14 @@ NOW = dt.datetime.now(dt.UTC)
 @pytest.fixture
 def devices(sqlite_ctx: AppContext) -> None:
     specs = [
-        *(DeviceSpec(f"ios-{i}", P.IOS, "26.1", CS.COMPLIANT) for i in range(12)),
-        *(DeviceSpec(f"ios-old-{i}", P.IOS, "18.7", CS.NON_COMPLIANT) for i in range(3)),
-        *(DeviceSpec(f"and-{i}", P.ANDROID, "15", CS.NON_COMPLIANT, compromised=True) for i in range(4)),
-        *(DeviceSpec(f"and-new-{i}", P.ANDROID, "16", CS.IN_GRACE) for i in range(2)),
-        *(DeviceSpec(f"win-{i}", P.WINDOWS, "10.0.26100.2314", CS.COMPLIANT) for i in range(5)),
+        *(DeviceSpec(f"ios-{i}", P.IOS, "26.1", CS.COMPLIANT, last_checkin_at=NOW) for i in range(12)),
+        *(DeviceSpec(f"ios-old-{i}", P.IOS, "18.7", CS.NON_COMPLIANT, last_checkin_at=NOW) for i in range(3)),
+        *(
+            DeviceSpec(f"and-{i}", P.ANDROID, "15", CS.NON_COMPLIANT, compromised=True, last_checkin_at=NOW)
+            for i in range(4)
+        ),
+        *(DeviceSpec(f"and-new-{i}", P.ANDROID, "16", CS.IN_GRACE, last_checkin_at=NOW) for i in range(2)),
+        *(DeviceSpec(f"win-{i}", P.WINDOWS, "10.0.26100.2314", CS.COMPLIANT, last_checkin_at=NOW) for i in range(5)),
         *(DeviceSpec(f"mac-{i}", P.MACOS, "15.1", CS.UNKNOWN, last_checkin_at=None) for i in range(2)),
         DeviceSpec("linux", P.LINUX, "6.8", CS.COMPLIANT, storage_encrypted=False, last_checkin_at=NOW),
     ]

@@ -32,6 +32,8 @@ from mdm_desktop.store.schema import (
 )
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
+AT_NOW = "at-now"
+"""Default check-in time of a :class:`DeviceSpec`: the ``now`` given to :func:`add_devices`."""
 
 
 def add_groups(ctx: AppContext, names: Iterable[str], now: dt.datetime = NOW) -> dict[str, int]:
@@ -55,7 +57,7 @@ class DeviceSpec:
     compliance: ComplianceState = ComplianceState.COMPLIANT
     ownership: Ownership = Ownership.CORPORATE
     status: LifecycleStatus = LifecycleStatus.ENROLLED
-    last_checkin_at: dt.datetime | None = NOW
+    last_checkin_at: dt.datetime | str | None = AT_NOW
     compromised: bool | None = False
     storage_encrypted: bool | None = True
     group_id: int | None = None
@@ -82,7 +84,7 @@ def add_devices(ctx: AppContext, specs: Sequence[DeviceSpec], now: dt.datetime =
                 status=s.status.value,
                 compliance_state=s.compliance.value,
                 compliance_reasons=[],
-                last_checkin_at=s.last_checkin_at,
+                last_checkin_at=now if s.last_checkin_at == AT_NOW else s.last_checkin_at,
                 enrolled_at=now - dt.timedelta(days=100),
                 compromised=s.compromised,
                 storage_encrypted=s.storage_encrypted,

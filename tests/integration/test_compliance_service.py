@@ -32,6 +32,7 @@ def test_summary_counts(app_ctx: AppContext, admin: SessionInfo) -> None:
             DeviceSpec("g", P.WINDOWS, "10.0.19045.5131", CS.COMPLIANT, last_checkin_at=now),
             DeviceSpec("h", P.MACOS, "", CS.COMPLIANT, storage_encrypted=None, compromised=None),
         ],
+        now=now,
     )
     s = app_ctx.services.compliance.summary(admin.principal)
     assert s.total_devices == 8

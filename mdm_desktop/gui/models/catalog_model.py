@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor
 
 from mdm_desktop.domain.devices import version_sort_key
+from mdm_desktop.gui.models.row_table_model import RIGHT_ALIGNED, ROW_ROLE, SORT_ROLE, RowListModel
 from mdm_desktop.services.dto import CatalogAppSummary
 
-_Index = QModelIndex | QPersistentModelIndex
+__all__ = ["APP_ROLE", "COLUMNS", "COLUMN_INDEX", "SORT_ROLE", "CatalogModel", "plural"]
 
-APP_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+APP_ROLE = ROW_ROLE
 """``data(index, APP_ROLE)`` returns the row's :class:`CatalogAppSummary`."""
-SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 2
-"""A value that sorts naturally (numbers as numbers)."""
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
@@ -37,60 +35,16 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-class CatalogModel(QAbstractTableModel):
+class CatalogModel(RowListModel[CatalogAppSummary]):
     """Every catalog app, one per row; :meth:`set_rows` replaces the content."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[CatalogAppSummary] = []
+        super().__init__(COLUMNS, parent)
         self._muted = QColor(_MUTED)
 
-    def set_rows(self, rows: Sequence[CatalogAppSummary]) -> None:
-        """Show ``rows`` (replacing what was shown)."""
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def row_at(self, row: int) -> CatalogAppSummary | None:
-        """The app in ``row``, or ``None``."""
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def row_of(self, app_id: int) -> int:
-        """The row showing ``app_id``, or -1."""
-        return next((i for i, r in enumerate(self._rows) if r.id == app_id), -1)
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section][1]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid() or not 0 <= index.column() < len(COLUMNS):
-            return None
-        app = self.row_at(index.row())
-        if app is None:
-            return None
-        key = COLUMNS[index.column()][0]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(app, key)
-        if role == SORT_ROLE:
-            return self._sort_value(app, key)
-        if role == APP_ROLE:
-            return app
+    def _cell_data(self, app: CatalogAppSummary, key: str, role: int) -> Any:
         if role == Qt.ItemDataRole.TextAlignmentRole and key in _NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT_ALIGNED
         if role == Qt.ItemDataRole.ForegroundRole and (
             (key == "latest" and app.latest_version is None) or key == "identifier"
         ):

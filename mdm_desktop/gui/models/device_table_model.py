@@ -1,10 +1,9 @@
 """The device table: pages fetched by keyset from the device service, never the whole table.
 
-The model holds only the pages fetched so far. ``canFetchMore`` / ``fetchMore``
-ask the service for the next page (through the :class:`TaskRunner`, off the GUI
-thread) and append it. Filters and order live in a :class:`DeviceQuery` and are
-evaluated in SQL: :meth:`set_query` and :meth:`sort` reset the model and fetch
-again from the first page. Results of pages requested before a reset are dropped.
+Paging is :class:`KeysetTableModel`'s: the model holds only the pages fetched so
+far and asks the service for the next one off the GUI thread. Filters and order
+live in a :class:`DeviceQuery` and are evaluated in SQL: :meth:`set_query` and
+:meth:`sort` reset the model and fetch again from the first page.
 """
 
 from __future__ import annotations
@@ -14,23 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
 from mdm_desktop.domain.accounts import Permission
 from mdm_desktop.domain.devices import ComplianceState
-from mdm_desktop.gui.tasks import Task, TaskRunner
+from mdm_desktop.gui.models.keyset_table_model import PAGE_SIZE, KeysetTableModel, PageLoader
+from mdm_desktop.gui.models.row_table_model import ROW_ROLE
+from mdm_desktop.gui.tasks import TaskRunner
 from mdm_desktop.services.devices import DeviceService
-from mdm_desktop.services.dto import DeviceCursor, DevicePage, DeviceQuery, DeviceRow, DeviceSort, SessionInfo
+from mdm_desktop.services.dto import DeviceCursor, DeviceQuery, DeviceRow, DeviceSort, SessionInfo
 
-_Index = QModelIndex | QPersistentModelIndex
-
-PAGE_SIZE = 200
 HIDDEN_TEXT = "hidden"
 NEVER_TEXT = "never"
 EMPTY_TEXT = "—"
 
-DEVICE_ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+DEVICE_ROW_ROLE = ROW_ROLE
 """``data(index, DEVICE_ROW_ROLE)`` returns the row's :class:`DeviceRow`."""
 
 COMPLIANCE_COLORS: dict[ComplianceState, str] = {
@@ -78,7 +76,7 @@ COLUMNS: tuple[DeviceColumn, ...] = (
 COLUMN_INDEX: dict[str, int] = {c.key: i for i, c in enumerate(COLUMNS)}
 
 
-class DeviceTableModel(QAbstractTableModel):
+class DeviceTableModel(KeysetTableModel[DeviceRow, DeviceCursor, DeviceQuery]):
     """Paged, SQL-sorted, SQL-filtered device list.
 
     Signals:
@@ -86,10 +84,6 @@ class DeviceTableModel(QAbstractTableModel):
         loading_changed(bool): a page request started (True) or ended (False).
         load_failed(object): a page request failed (argument: the exception).
     """
-
-    page_loaded = Signal(int)
-    loading_changed = Signal(bool)
-    load_failed = Signal(object)
 
     def __init__(
         self,
@@ -101,19 +95,10 @@ class DeviceTableModel(QAbstractTableModel):
         page_size: int = PAGE_SIZE,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        super().__init__(parent)
+        columns = [(c.key, c.title) for c in COLUMNS]
+        super().__init__(columns, runner, DeviceQuery(), parent, page_size=page_size, on_error=on_error)
         self._devices = devices
         self._session = session
-        self._runner = runner
-        self._page_size = page_size
-        self._on_error = on_error
-        self._query = DeviceQuery()
-        self._rows: list[DeviceRow] = []
-        self._cursor: DeviceCursor | None = None
-        self._exhausted = False
-        self._started = False
-        self._generation = 0
-        self._task: Task | None = None
         self._may_see_identifiers = session.principal.can(Permission.DEVICES_READ_IDENTIFIERS)
         self._muted = QColor(_MUTED)
         self._compliance_colors = {state: QColor(color) for state, color in COMPLIANCE_COLORS.items()}
@@ -121,32 +106,7 @@ class DeviceTableModel(QAbstractTableModel):
         self._italic.setItalic(True)
         self._dots: dict[ComplianceState, QIcon] = {}
 
-    # ---- state -----------------------------------------------------------------------------
-
-    @property
-    def query(self) -> DeviceQuery:
-        """The filters and order currently shown."""
-        return self._query
-
-    @property
-    def loading(self) -> bool:
-        """True while a page request is on its way."""
-        return self._task is not None
-
-    @property
-    def exhausted(self) -> bool:
-        """True once the last page has arrived."""
-        return self._exhausted
-
-    def row_at(self, row: int) -> DeviceRow | None:
-        """The device shown in ``row``, or ``None`` outside the loaded rows."""
-        if 0 <= row < len(self._rows):
-            return self._rows[row]
-        return None
-
-    def row_of(self, device_id: int) -> int:
-        """The row showing ``device_id`` among the loaded rows, or -1."""
-        return next((i for i, r in enumerate(self._rows) if r.id == device_id), -1)
+    # ---- order -------------------------------------------------------------------------------
 
     def sort_column(self) -> int:
         """The column the current order corresponds to."""
@@ -155,25 +115,6 @@ class DeviceTableModel(QAbstractTableModel):
     def sort_order(self) -> Qt.SortOrder:
         """The current order's direction."""
         return Qt.SortOrder.DescendingOrder if self._query.descending else Qt.SortOrder.AscendingOrder
-
-    # ---- actions ---------------------------------------------------------------------------
-
-    def set_query(self, query: DeviceQuery) -> None:
-        """Show the devices matching ``query`` (resets and fetches the first page)."""
-        self._query = query
-        self.reload()
-
-    def reload(self) -> None:
-        """Drop the loaded rows and fetch the first page again."""
-        self.beginResetModel()
-        self._generation += 1
-        self._cancel_task()
-        self._rows = []
-        self._cursor = None
-        self._exhausted = False
-        self._started = True
-        self.endResetModel()
-        self._request_page()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Order by ``column`` in SQL; columns without an index-backed order are ignored."""
@@ -189,49 +130,21 @@ class DeviceTableModel(QAbstractTableModel):
         if self._started:
             self.reload()
 
-    # ---- Qt model interface ------------------------------------------------------------------
+    def _page_loader(
+        self, query: DeviceQuery, after: DeviceCursor | None, limit: int
+    ) -> PageLoader[DeviceRow, DeviceCursor]:
+        devices, principal = self._devices, self._session.principal
+        return lambda: devices.list_page(principal, query, after=after, limit=limit)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    # ---- cells -------------------------------------------------------------------------------
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+    def _header_tip(self, key: str) -> str | None:
+        column = COLUMNS[COLUMN_INDEX[key]]
+        if column.sort is None:
+            return f"{column.title} (this column cannot be sorted)"
+        return f"Sort by {column.title.lower()}"
 
-    def canFetchMore(self, parent: _Index) -> bool:
-        if parent.isValid():
-            return False
-        return self._started and not self._exhausted and self._task is None
-
-    def fetchMore(self, parent: _Index) -> None:
-        if self.canFetchMore(parent):
-            self._request_page()
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        column = COLUMNS[section]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.title
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column.sort is None:
-                return f"{column.title} (this column cannot be sorted)"
-            return f"Sort by {column.title.lower()}"
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid():
-            return None
-        row = self.row_at(index.row())
-        if row is None or not 0 <= index.column() < len(COLUMNS):
-            return None
-        key = COLUMNS[index.column()].key
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, key)
+    def _cell_data(self, row: DeviceRow, key: str, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, key)
         if role == Qt.ItemDataRole.ForegroundRole:
@@ -244,8 +157,6 @@ class DeviceTableModel(QAbstractTableModel):
             return self._dot(row.compliance_state)
         if role == Qt.ItemDataRole.FontRole and self._is_placeholder(row, key):
             return self._italic
-        if role == DEVICE_ROW_ROLE:
-            return row
         return None
 
     # ---- display helpers -----------------------------------------------------------------------
@@ -313,59 +224,3 @@ class DeviceTableModel(QAbstractTableModel):
         if key == "model" and row.vendor:
             return f"{row.vendor} {row.model}"
         return None
-
-    # ---- paging ------------------------------------------------------------------------------
-
-    def _request_page(self) -> None:
-        if self._task is not None or self._exhausted:
-            return
-        generation = self._generation
-        devices, principal, query, cursor, limit = (
-            self._devices,
-            self._session.principal,
-            self._query,
-            self._cursor,
-            self._page_size,
-        )
-        self._task = self._runner.submit(
-            lambda: devices.list_page(principal, query, after=cursor, limit=limit),
-            on_done=lambda page: self._page_arrived(generation, page),
-            on_error=lambda exc: self._page_failed(generation, exc),
-        )
-        self.loading_changed.emit(True)
-
-    def _cancel_task(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-            self.loading_changed.emit(False)
-
-    def _page_arrived(self, generation: int, page: DevicePage) -> None:
-        if generation != self._generation:
-            return  # a page of a query that is no longer shown
-        self._task = None
-        self._cursor = page.next_cursor
-        self._exhausted = page.next_cursor is None
-        if page.rows:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)
-            self._rows.extend(page.rows)
-            self.endInsertRows()
-        self.loading_changed.emit(False)
-        self.page_loaded.emit(len(page.rows))
-
-    def _page_failed(self, generation: int, exc: BaseException) -> None:
-        if generation != self._generation:
-            return
-        self._task = None
-        self._exhausted = True  # do not hammer a failing store; reload() tries again
-        self.loading_changed.emit(False)
-        self.load_failed.emit(exc)
-        handler = self._on_error or self._runner.default_error_handler
-        if handler is not None:
-            handler(exc)
-
-    def shutdown(self) -> None:
-        """Drop any page still on its way (the owner is closing)."""
-        self._generation += 1
-        self._cancel_task()

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor
 
 from mdm_desktop.gui.models.device_table_model import format_local_time
+from mdm_desktop.gui.models.row_table_model import RIGHT_ALIGNED, ROW_ROLE, SORT_ROLE, RowListModel
 from mdm_desktop.services.dto import PolicySummary
 
-_Index = QModelIndex | QPersistentModelIndex
+__all__ = ["COLUMNS", "COLUMN_INDEX", "POLICY_ROLE", "SORT_ROLE", "PolicyListModel", "draft_text"]
 
-POLICY_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+POLICY_ROLE = ROW_ROLE
 """``data(index, POLICY_ROLE)`` returns the row's :class:`PolicySummary`."""
-SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 2
-"""A value that sorts naturally (numbers as numbers, never-published first)."""
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
@@ -43,62 +41,21 @@ def draft_text(p: PolicySummary) -> str:
     return "Unpublished changes" if p.draft_changed else f"Same as v{p.latest_version}"
 
 
-class PolicyListModel(QAbstractTableModel):
-    """Every policy, one per row; :meth:`set_rows` replaces the content."""
+class PolicyListModel(RowListModel[PolicySummary]):
+    """Every policy, one per row; :meth:`set_rows` replaces the content.
+
+    ``SORT_ROLE`` sorts numbers as numbers and never-published policies first.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[PolicySummary] = []
+        super().__init__(COLUMNS, parent)
         self._muted = QColor(_MUTED)
         self._changed = QColor(_CHANGED)
 
-    def set_rows(self, rows: Sequence[PolicySummary]) -> None:
-        """Show ``rows`` (replacing what was shown)."""
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
+    def _header_tip(self, key: str) -> str | None:
+        return _HEADER_TIPS.get(key)
 
-    def row_at(self, row: int) -> PolicySummary | None:
-        """The policy in ``row``, or ``None``."""
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def row_of(self, policy_id: int) -> int:
-        """The row showing ``policy_id``, or -1."""
-        return next((i for i, r in enumerate(self._rows) if r.id == policy_id), -1)
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section][1]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _HEADER_TIPS.get(COLUMNS[section][0])
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid() or not 0 <= index.column() < len(COLUMNS):
-            return None
-        p = self.row_at(index.row())
-        if p is None:
-            return None
-        key = COLUMNS[index.column()][0]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(p, key)
-        if role == SORT_ROLE:
-            return self._sort_value(p, key)
-        if role == POLICY_ROLE:
-            return p
+    def _cell_data(self, p: PolicySummary, key: str, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole:
             if key == "name" and p.description:
                 return p.description
@@ -112,7 +69,7 @@ class PolicyListModel(QAbstractTableModel):
                 return self._muted
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and key == "groups":
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT_ALIGNED
         return None
 
     @staticmethod
