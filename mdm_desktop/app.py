@@ -23,8 +23,9 @@ from mdm_desktop.services.commands import CommandService
 from mdm_desktop.services.compliance import ComplianceService
 from mdm_desktop.services.demo_fleet import DemoFleetService
 from mdm_desktop.services.devices import DeviceService
-from mdm_desktop.services.guard import Guard
 from mdm_desktop.services.policies import PolicyService
+from mdm_desktop.services.sessions import SessionGuard, SessionService
+from mdm_desktop.services.users import UserService
 from mdm_desktop.store.encryption import FieldCipher
 from mdm_desktop.store.engine import StoreLocation, create_store_engine, describe
 from mdm_desktop.store.keys import load_or_create_store_keys
@@ -37,6 +38,8 @@ class Services:
     """Every use case the front ends may call."""
 
     auth: AuthService
+    sessions: SessionService
+    users: UserService
     devices: DeviceService
     policies: PolicyService
     catalog: CatalogService
@@ -85,11 +88,16 @@ def open_app(
     cipher = FieldCipher(keys.data, keys.index)
     uow = UnitOfWorkFactory(engine, cipher)
     audit = AuditLog(keys.audit, clock)
-    guard = Guard(uow, audit)
     station = workstation if workstation is not None else socket.gethostname()
     hashing = passwords or PasswordHashing()
+    sessions = SessionService(uow, audit, clock, hashing)
+    # Every user call must carry a live session: it is re-validated (idle and absolute limits,
+    # revocation, current role, scope and grants) on each service call, not only at sign-in.
+    guard = SessionGuard(uow, audit, sessions, require_session=True)
     services = Services(
-        auth=AuthService(uow, audit, hashing, clock, station),
+        auth=AuthService(uow, audit, hashing, clock, station, sessions=sessions),
+        sessions=sessions,
+        users=UserService(uow, guard, audit, clock, hashing, sessions),
         devices=DeviceService(uow, guard, audit, clock),
         policies=PolicyService(uow, guard, audit, clock),
         catalog=CatalogService(uow, guard, audit, clock),

@@ -20,6 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from mdm_desktop.app import AppContext, open_app
 from mdm_desktop.config import Config
+from mdm_desktop.domain.accounts import Permission, Role
 from mdm_desktop.security.passwords import PasswordHashing
 from mdm_desktop.services.dto import SessionInfo
 
@@ -112,3 +113,31 @@ def sign_in_admin(ctx: AppContext) -> SessionInfo:
 def admin(app_ctx: AppContext) -> SessionInfo:
     """A signed-in administrator on ``app_ctx``."""
     return sign_in_admin(app_ctx)
+
+
+USER_PASSWORD = "amber falcon drifts softly 27"
+
+
+def user_session(ctx: AppContext, username: str, role: Role | None) -> SessionInfo:
+    """Create ``username`` with ``role`` and sign it in.
+
+    ``None`` gives a custom role that may only request access: it reads nothing.
+
+    The services refuse user principals that carry no live session, so tests that act as another role
+    use a real account and a real session rather than a hand-made principal.
+    """
+    admin = sign_in_admin(ctx)
+    users = ctx.services.users
+    ctx.services.sessions.step_up(admin.principal, password=ADMIN_PASSWORD)
+    role_ref: Role | int
+    if role is None:
+        existing = [r for r in users.list_roles(admin.principal) if r.name == "No access"]
+        role_ref = (
+            existing[0].id
+            if existing
+            else users.create_role(admin.principal, "No access", [Permission.ACCESS_REQUEST]).id
+        )
+    else:
+        role_ref = role
+    users.create_user(admin.principal, username, USER_PASSWORD, role_ref)
+    return ctx.services.auth.sign_in(username, USER_PASSWORD)

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QDate, QModelIndex, Qt
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import ROLE_PERMISSIONS, Principal, Role
+from mdm_desktop.domain.accounts import Role
 from mdm_desktop.domain.audit import Outcome, canonical_json
 from mdm_desktop.gui.models.audit_table_model import COLUMN_INDEX, COLUMNS, ENTRY_ROLE, AuditTableModel
 from mdm_desktop.gui.panes.audit_pane import AuditPane
@@ -19,6 +19,7 @@ from mdm_desktop.gui.panes.base import PaneContext
 from mdm_desktop.gui.tasks import TaskRunner
 from mdm_desktop.services.dto import AuditQuery, SessionInfo
 from mdm_desktop.store.schema import AuditEntry
+from tests.conftest import user_session
 from tests.gui.helpers import show_top_level
 from tests.integration.fixtures_data import add_audit_entries, audit_count, table_count
 
@@ -106,10 +107,7 @@ def test_model_drops_pages_of_an_older_query(qtbot, model: AuditTableModel, entr
 
 
 def test_model_reports_failures(qtbot, sqlite_ctx: AppContext, runner: TaskRunner) -> None:
-    helpdesk = Principal("user", 99, "helpdesk1", Role.HELPDESK)
-    session = SessionInfo(
-        helpdesk, "helpdesk1", Role.HELPDESK, ROLE_PERMISSIONS[Role.HELPDESK], dt.datetime.now(dt.UTC)
-    )
+    session = user_session(sqlite_ctx, "helpdesk1", Role.HELPDESK)
     errors: list[BaseException] = []
     m = AuditTableModel(sqlite_ctx.services.audit, session, runner, on_error=errors.append)
     with qtbot.waitSignal(m.load_failed, timeout=10_000):
@@ -232,10 +230,7 @@ def test_pane_filter_choices(qtbot, pane: AuditPane, entries: list[int]) -> None
 
 
 def test_pane_for_a_role_without_audit_read(qtbot, pane_ctx: PaneContext, sqlite_ctx: AppContext) -> None:
-    helpdesk = Principal("user", 99, "helpdesk1", Role.HELPDESK)
-    session = SessionInfo(
-        helpdesk, "helpdesk1", Role.HELPDESK, ROLE_PERMISSIONS[Role.HELPDESK], dt.datetime.now(dt.UTC)
-    )
+    session = user_session(sqlite_ctx, "helpdesk1", Role.HELPDESK)
     widget = AuditPane(dataclasses.replace(pane_ctx, session=session))
     qtbot.addWidget(widget)
     show_top_level(widget)

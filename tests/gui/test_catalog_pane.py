@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 import pytest
 from PySide6.QtCore import Qt
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import ROLE_PERMISSIONS, Principal, Role
+from mdm_desktop.domain.accounts import Role
 from mdm_desktop.domain.devices import Platform
 from mdm_desktop.gui.models.catalog_model import APP_ROLE, COLUMN_INDEX, SORT_ROLE, CatalogModel
 from mdm_desktop.gui.panes.base import PaneContext
 from mdm_desktop.gui.panes.catalog_pane import CatalogPane, human_size
-from mdm_desktop.services.dto import CatalogAppSummary, SessionInfo
+from mdm_desktop.services.dto import CatalogAppSummary
+from tests.conftest import user_session
 from tests.gui.helpers import show_top_level
 from tests.integration.fixtures_data import DeviceSpec, add_catalog_app, add_devices, add_installed
 
@@ -118,11 +118,8 @@ def test_refresh_keeps_selection(qtbot, pane: CatalogPane, apps: dict[str, int],
     assert pane.selected_app_id() == apps["teams"]
 
 
-def test_helpdesk_reads_the_catalog(qtbot, pane_ctx: PaneContext, apps: dict[str, int]) -> None:
-    helpdesk = Principal("user", 99, "helpdesk1", Role.HELPDESK)
-    session = SessionInfo(
-        helpdesk, "helpdesk1", Role.HELPDESK, ROLE_PERMISSIONS[Role.HELPDESK], dt.datetime.now(dt.UTC)
-    )
+def test_helpdesk_reads_the_catalog(qtbot, pane_ctx: PaneContext, apps: dict[str, int], sqlite_ctx: AppContext) -> None:
+    session = user_session(sqlite_ctx, "helpdesk1", Role.HELPDESK)
     widget = CatalogPane(dataclasses.replace(pane_ctx, session=session))
     qtbot.addWidget(widget)
     activate(qtbot, widget)

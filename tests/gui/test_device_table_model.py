@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Iterator
 
@@ -11,7 +10,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import ROLE_PERMISSIONS, Principal, Role
+from mdm_desktop.domain.accounts import Principal, Role
 from mdm_desktop.domain.devices import ComplianceState, Platform
 from mdm_desktop.gui.models.device_table_model import (
     COLUMN_INDEX,
@@ -22,7 +21,7 @@ from mdm_desktop.gui.models.device_table_model import (
 )
 from mdm_desktop.gui.tasks import TaskRunner
 from mdm_desktop.services.dto import DeviceCursor, DevicePage, DeviceQuery, DeviceSort, SessionInfo
-from tests.conftest import sign_in_admin
+from tests.conftest import sign_in_admin, user_session
 from tests.gui.fleet import Fleet, populate
 
 
@@ -163,13 +162,7 @@ def test_identifiers_show_hidden_for_roles_that_may_not_see_them(
 ) -> None:
     sign_in_admin(sqlite_ctx)
     role = Role.HELPDESK
-    session = SessionInfo(
-        principal=Principal("user", 99, "helper", role, "test"),
-        username="helper",
-        role=role,
-        permissions=ROLE_PERMISSIONS[role],
-        signed_in_at=dt.datetime.now(dt.UTC),
-    )
+    session = user_session(sqlite_ctx, "helper", role)
     model = DeviceTableModel(sqlite_ctx.services.devices, session, runner)
     load_first(qtbot, model)
     assert set(column_values(model, "assigned_to")) == {HIDDEN_TEXT}

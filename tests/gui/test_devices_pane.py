@@ -10,12 +10,14 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel
 
-from mdm_desktop.domain.accounts import ROLE_PERMISSIONS, Principal, Role
+from mdm_desktop.app import AppContext
+from mdm_desktop.domain.accounts import Role
 from mdm_desktop.domain.devices import ComplianceState, Ownership, Platform
 from mdm_desktop.gui.models.device_table_model import COLUMN_INDEX, DEVICE_ROW_ROLE, HIDDEN_TEXT
 from mdm_desktop.gui.panes.base import PaneContext
 from mdm_desktop.gui.panes.devices_pane import SEARCH_DELAY_MS, DevicesPane, count_text
 from mdm_desktop.services.dto import DeviceDetail, DeviceQuery, DeviceSort, SessionInfo
+from tests.conftest import user_session
 from tests.gui.fleet import APPS, RICH_NAME, Fleet
 
 WAIT = 10_000
@@ -212,16 +214,10 @@ def test_missing_device_shows_a_plain_message(qtbot, pane: DevicesPane) -> None:
 
 
 def test_roles_without_identifier_access_see_hidden(
-    qtbot, pane_ctx: PaneContext, fleet: Fleet, admin_session: SessionInfo
+    qtbot, pane_ctx: PaneContext, fleet: Fleet, admin_session: SessionInfo, sqlite_ctx: AppContext
 ) -> None:
     role = Role.HELPDESK
-    session = SessionInfo(
-        principal=Principal("user", 99, "helper", role, "test"),
-        username="helper",
-        role=role,
-        permissions=ROLE_PERMISSIONS[role],
-        signed_in_at=dt.datetime.now(dt.UTC),
-    )
+    session = user_session(sqlite_ctx, "helper", role)
     pane = open_pane(qtbot, replace(pane_ctx, session=session))
     select_device(qtbot, pane, fleet.device_ids[2], fleet)
     assert pane.detail.inventory_value("Serial number") == HIDDEN_TEXT

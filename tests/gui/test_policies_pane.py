@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import ROLE_PERMISSIONS, Principal, Role
+from mdm_desktop.domain.accounts import Role
 from mdm_desktop.domain.devices import Ownership
 from mdm_desktop.gui.models.policy_list_model import COLUMN_INDEX, POLICY_ROLE, SORT_ROLE, PolicyListModel
 from mdm_desktop.gui.panes.base import PaneContext
@@ -21,9 +21,10 @@ from mdm_desktop.gui.panes.policies_pane import (
     setting_label,
     setting_value,
 )
-from mdm_desktop.services.dto import PolicySummary, SessionInfo
+from mdm_desktop.services.dto import PolicySummary
 from mdm_desktop.services.policies import clinic_baseline_settings
 from mdm_desktop.store.schema import Policy, PolicyAssignment, PolicyVersion
+from tests.conftest import user_session
 from tests.gui.helpers import show_top_level
 from tests.integration.fixtures_data import add_groups, add_policy, audit_count, table_count
 
@@ -226,10 +227,7 @@ def test_assign_from_the_pane(qtbot, pane: PoliciesPane, policies: dict[str, int
 def test_helpdesk_sees_but_cannot_change(
     qtbot, pane_ctx: PaneContext, policies: dict[str, int], sqlite_ctx: AppContext
 ) -> None:
-    helpdesk = Principal("user", 99, "helpdesk1", Role.HELPDESK)
-    session = SessionInfo(
-        helpdesk, "helpdesk1", Role.HELPDESK, ROLE_PERMISSIONS[Role.HELPDESK], dt.datetime.now(dt.UTC)
-    )
+    session = user_session(sqlite_ctx, "helpdesk1", Role.HELPDESK)
     widget = PoliciesPane(dataclasses.replace(pane_ctx, session=session))
     qtbot.addWidget(widget)
     show_top_level(widget)

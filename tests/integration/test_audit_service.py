@@ -7,14 +7,14 @@ import datetime as dt
 import pytest
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import Principal, Role
+from mdm_desktop.domain.accounts import Role
 from mdm_desktop.domain.audit import Outcome
 from mdm_desktop.domain.errors import NotFoundError, PermissionDeniedError, ValidationError
 from mdm_desktop.services.dto import AuditCursor, AuditEntryInfo, AuditQuery, SessionInfo
 from mdm_desktop.store.schema import AuditEntry
+from tests.conftest import user_session
 from tests.integration.fixtures_data import NOW, add_audit_entries, audit_count, table_count
 
-HELPDESK = Principal("user", 99, "helpdesk1", Role.HELPDESK)
 START = NOW - dt.timedelta(days=30)
 STEP = dt.timedelta(minutes=7)
 
@@ -123,10 +123,11 @@ def test_bad_page_size(app_ctx: AppContext, admin: SessionInfo) -> None:
 
 
 def test_helpdesk_may_not_read_the_log(app_ctx: AppContext, admin: SessionInfo) -> None:
+    helpdesk = user_session(app_ctx, "helpdesk1", Role.HELPDESK).principal
     ids = add_audit_entries(app_ctx, 5)
     with pytest.raises(PermissionDeniedError, match=r"audit\.read"):
-        app_ctx.services.audit.list_page(HELPDESK, AuditQuery())
+        app_ctx.services.audit.list_page(helpdesk, AuditQuery())
     with pytest.raises(PermissionDeniedError):
-        app_ctx.services.audit.entry(HELPDESK, ids[0])
+        app_ctx.services.audit.entry(helpdesk, ids[0])
     assert audit_count(app_ctx, action="audit.list", outcome="denied", actor="helpdesk1") == 1
     assert audit_count(app_ctx, action="audit.view", outcome="denied", actor="helpdesk1") == 1

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import Principal, Role
+from mdm_desktop.domain.accounts import Role
 from mdm_desktop.domain.devices import Platform
 from mdm_desktop.domain.errors import NotFoundError, PermissionDeniedError
 from mdm_desktop.services.dto import SessionInfo
+from tests.conftest import user_session
 from tests.integration.fixtures_data import DeviceSpec, add_catalog_app, add_devices, add_installed, audit_count
-
-HELPDESK = Principal("user", 99, "helpdesk1", Role.HELPDESK)
-NOBODY = Principal("user", 97, "norole", None)
 
 
 def test_list_counts_versions_and_installs(app_ctx: AppContext, admin: SessionInfo) -> None:
@@ -61,11 +59,13 @@ def test_missing_app(app_ctx: AppContext, admin: SessionInfo) -> None:
 
 
 def test_every_role_reads_but_no_role_is_refused_and_audited(app_ctx: AppContext, admin: SessionInfo) -> None:
+    helpdesk = user_session(app_ctx, "helpdesk1", Role.HELPDESK).principal
+    nobody = user_session(app_ctx, "norole", None).principal
     add_catalog_app(app_ctx, "Teams", "com.microsoft.teams", Platform.IOS, ["1.0"])
-    assert len(app_ctx.services.catalog.list_apps(HELPDESK)) == 1
+    assert len(app_ctx.services.catalog.list_apps(helpdesk)) == 1
     with pytest.raises(PermissionDeniedError, match=r"catalog\.read"):
-        app_ctx.services.catalog.list_apps(NOBODY)
+        app_ctx.services.catalog.list_apps(nobody)
     with pytest.raises(PermissionDeniedError):
-        app_ctx.services.catalog.app_detail(NOBODY, 1)
+        app_ctx.services.catalog.app_detail(nobody, 1)
     assert audit_count(app_ctx, action="catalog.list", outcome="denied", actor="norole") == 1
     assert audit_count(app_ctx, action="catalog.view", outcome="denied", actor="norole") == 1

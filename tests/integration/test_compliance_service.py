@@ -7,14 +7,12 @@ import datetime as dt
 import pytest
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import Principal
 from mdm_desktop.domain.devices import ComplianceState as CS
 from mdm_desktop.domain.devices import Platform as P
 from mdm_desktop.domain.errors import PermissionDeniedError, ValidationError
 from mdm_desktop.services.dto import SessionInfo
+from tests.conftest import user_session
 from tests.integration.fixtures_data import DeviceSpec, add_devices, audit_count
-
-NOBODY = Principal("user", 97, "norole", None)
 
 
 def test_summary_counts(app_ctx: AppContext, admin: SessionInfo) -> None:
@@ -69,6 +67,7 @@ def test_bad_stale_days(app_ctx: AppContext, admin: SessionInfo) -> None:
 
 
 def test_refused_without_permission(app_ctx: AppContext, admin: SessionInfo) -> None:
+    nobody = user_session(app_ctx, "norole", None).principal
     with pytest.raises(PermissionDeniedError):
-        app_ctx.services.compliance.summary(NOBODY)
+        app_ctx.services.compliance.summary(nobody)
     assert audit_count(app_ctx, action="compliance.summary", outcome="denied", actor="norole") == 1

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import insert, text
 
 from mdm_desktop.app import AppContext, open_app
-from mdm_desktop.domain.accounts import Principal, Role
+from mdm_desktop.domain.accounts import Role
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform, version_sort_key
 from mdm_desktop.domain.errors import KeyMaterialError, PermissionDeniedError, ValidationError
 from mdm_desktop.services.dto import DeviceCursor, DeviceQuery, DeviceRow, DeviceSort, SessionInfo
 from mdm_desktop.store.repositories.devices import seal_identifiers
 from mdm_desktop.store.schema import AuditEntry, Device, DeviceGroup, new_uid
-from tests.conftest import fast_passwords, make_config
+from tests.conftest import fast_passwords, make_config, user_session
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -150,7 +150,7 @@ def test_identifiers_are_sealed_in_the_database(app_ctx: AppContext, admin: Sess
 
 def test_helpdesk_sees_no_identifiers_and_viewing_them_is_audited(app_ctx: AppContext, admin: SessionInfo) -> None:
     fill(app_ctx, 10)
-    helpdesk = Principal("user", 99, "helpdesk1", Role.HELPDESK)
+    helpdesk = user_session(app_ctx, "helpdesk1", Role.HELPDESK).principal
     rows = app_ctx.services.devices.list_page(helpdesk, DeviceQuery()).rows
     assert rows
     assert all(r.serial is None and r.assigned_to is None for r in rows)
@@ -166,7 +166,7 @@ def test_helpdesk_sees_no_identifiers_and_viewing_them_is_audited(app_ctx: AppCo
 
 
 def test_refusal_is_audited(app_ctx: AppContext, admin: SessionInfo) -> None:
-    nobody = Principal("user", 98, "norole", None)
+    nobody = user_session(app_ctx, "norole", None).principal
     with pytest.raises(PermissionDeniedError):
         app_ctx.services.devices.list_page(nobody, DeviceQuery())
     with app_ctx.uow() as uow:

@@ -7,16 +7,14 @@ import json
 import pytest
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import Principal, Role
+from mdm_desktop.domain.accounts import Role
 from mdm_desktop.domain.devices import Ownership
 from mdm_desktop.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from mdm_desktop.services.dto import SessionInfo
 from mdm_desktop.services.policies import clinic_baseline_settings
 from mdm_desktop.store.schema import Policy, PolicyAssignment, PolicyVersion
+from tests.conftest import user_session
 from tests.integration.fixtures_data import add_groups, add_policy, audit_count, table_count
-
-HELPDESK = Principal("user", 99, "helpdesk1", Role.HELPDESK)
-OFFICER = Principal("user", 98, "officer1", Role.SECURITY_OFFICER)
 
 
 def test_list_and_detail(app_ctx: AppContext, admin: SessionInfo) -> None:
@@ -176,17 +174,18 @@ def _last_details(ctx: AppContext, action: str) -> str:
 
 
 def test_helpdesk_may_read_but_not_write(app_ctx: AppContext, admin: SessionInfo) -> None:
+    helpdesk = user_session(app_ctx, "helpdesk1", Role.HELPDESK).principal
     groups = add_groups(app_ctx, ["ICU"])
     pid = add_policy(app_ctx, "Phones", clinic_baseline_settings(), versions=[clinic_baseline_settings()])
     svc = app_ctx.services.policies
-    assert [p.name for p in svc.list_policies(HELPDESK)] == ["Phones"]
-    version_id = svc.policy_detail(HELPDESK, pid).versions[0].id
+    assert [p.name for p in svc.list_policies(helpdesk)] == ["Phones"]
+    version_id = svc.policy_detail(helpdesk, pid).versions[0].id
 
     calls = [
-        ("policies.create", lambda: svc.create_policy(HELPDESK, "New", "", None)),
-        ("policies.publish", lambda: svc.publish(HELPDESK, pid, "")),
-        ("policies.assign", lambda: svc.assign(HELPDESK, version_id, groups["ICU"], None)),
-        ("policies.update_draft", lambda: svc.update_draft(HELPDESK, pid, name="X")),
+        ("policies.create", lambda: svc.create_policy(helpdesk, "New", "", None)),
+        ("policies.publish", lambda: svc.publish(helpdesk, pid, "")),
+        ("policies.assign", lambda: svc.assign(helpdesk, version_id, groups["ICU"], None)),
+        ("policies.update_draft", lambda: svc.update_draft(helpdesk, pid, name="X")),
     ]
     for action, call in calls:
         with pytest.raises(PermissionDeniedError, match=r"policies\.write"):
@@ -199,6 +198,7 @@ def test_helpdesk_may_read_but_not_write(app_ctx: AppContext, admin: SessionInfo
 
 
 def test_security_officer_may_not_create(app_ctx: AppContext, admin: SessionInfo) -> None:
+    officer = user_session(app_ctx, "officer1", Role.SECURITY_OFFICER).principal
     with pytest.raises(PermissionDeniedError):
-        app_ctx.services.policies.create_policy(OFFICER, "", "", None)  # refused before validation
+        app_ctx.services.policies.create_policy(officer, "", "", None)  # refused before validation
     assert audit_count(app_ctx, action="policies.create", outcome="denied") == 1
