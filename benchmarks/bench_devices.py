@@ -15,6 +15,7 @@ fleet generator and prints:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import tempfile
 import time
@@ -28,13 +29,15 @@ from _util import median_ms, report, timed
 from mdm_desktop.app import AppContext, open_app
 from mdm_desktop.config import Config
 from mdm_desktop.domain.devices import ComplianceState, Platform
+from mdm_desktop.security import totp
 from mdm_desktop.services.dto import DeviceCursor, DeviceQuery, DeviceSort, SessionInfo
 
 
 def fill(ctx: AppContext, devices: int) -> tuple[SessionInfo, float]:
     """Generate the demo clinic and sign in as its administrator."""
     result, ms = timed(lambda: ctx.services.demo.generate(devices=devices, seed=2026))
-    session = ctx.services.auth.sign_in(result.admin_username, result.admin_password)
+    code = totp.code_at(result.admin_totp_secret, dt.datetime.now(dt.UTC))
+    session = ctx.services.auth.sign_in(result.admin_username, result.admin_password, code)
     return session, ms
 
 

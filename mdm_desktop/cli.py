@@ -2,36 +2,38 @@
 
 ``mdm-desktop`` alone opens the console (Qt is imported only then). Subcommands:
 
+- ``init``: create the first administrator on an empty store (no session needed).
+- ``login`` / ``logout`` / ``whoami``: the CLI session (:mod:`mdm_desktop.cli_session`).
+- ``user add|list|disable|enable|unlock|reset-mfa|reset-password`` (:mod:`mdm_desktop.cli_users`).
 - ``db upgrade``: create or upgrade a store's schema.
-- ``demo``: fill a store with a realistic demo clinic and print its administrator's password.
+- ``demo``: fill a store with a realistic demo clinic and print its administrator's password and
+  authenticator secret (no session needed).
 - ``devices list``: print the device inventory as a table, JSON or CSV.
 
-Every error meant for a person (:class:`MdmError`) is one line on stderr and exit
-code 2; anything unexpected is exit code 1 with a short message (the traceback
-only with ``--debug``).
+Commands that read or change data need a CLI session and obey the signed-in user's
+permissions. Every error meant for a person (:class:`MdmError`) is one line on stderr
+and exit code 2 (an ended session says to run ``mdm-desktop login``); anything
+unexpected is exit code 1 with a short message (the traceback only with ``--debug``).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import getpass
 import json
 import os
-import shlex
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
-from mdm_desktop import __version__
-from mdm_desktop.app import AppContext, open_app
+from mdm_desktop import __version__, cli_session, cli_users
+from mdm_desktop.cli_session import command_hint, open_store, resolve_group, session_ended_message, signed_in
 from mdm_desktop.config import Config
-from mdm_desktop.domain.accounts import Principal
+from mdm_desktop.domain.accounts import SessionEndedError
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform
-from mdm_desktop.domain.errors import MdmError, NotFoundError, ValidationError
+from mdm_desktop.domain.errors import MdmError, ValidationError
 from mdm_desktop.services.dto import DeviceCursor, DeviceQuery, DeviceRow, DeviceSort
 from mdm_desktop.services.maintenance import upgrade_store
 
@@ -121,18 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         parents=[top_store],
         description="MDM Desktop: device management console for small healthcare clinics. "
-        "Without a command, opens the console window.",
+        "Without a command, opens the console window. Commands that read or change data need a "
+        "command-line session: run 'mdm-desktop login' first.",
         epilog="Examples:\n"
+        "  mdm-desktop init                              first administrator on an empty store\n"
         "  mdm-desktop                                   open the console on the default store\n"
         "  mdm-desktop demo --db demo.sqlite3 --devices 500\n"
         "  mdm-desktop --db demo.sqlite3                 open the console on that store\n"
-        "  MDM_USER=admin mdm-desktop devices list --db demo.sqlite3 --json --filter platform=android\n"
-        "\nEnvironment: MDM_DATABASE_URL, MDM_KEY_FILE, MDM_DATA_DIR, MDM_USER, MDM_PASSWORD.",
+        "  mdm-desktop login --db demo.sqlite3 --user admin\n"
+        "  mdm-desktop devices list --db demo.sqlite3 --json --filter platform=android\n"
+        "  mdm-desktop logout --db demo.sqlite3\n"
+        "\nEnvironment: MDM_DATABASE_URL, MDM_KEY_FILE, MDM_DATA_DIR, MDM_USER, MDM_PASSWORD, MDM_TOTP,\n"
+        "MDM_NEW_PASSWORD.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.set_defaults(handler=_cmd_gui)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    _add_session_parsers(commands, sub_store)
+    cli_users.add_parsers(commands, sub_store, _Parser)
 
     db = commands.add_parser(
         "db", help="store maintenance (schema upgrade)", description="Store maintenance.", parents=[sub_store]
@@ -153,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fill a store with a realistic demo clinic",
         description="Fill a store with a realistic clinic: departments, phones, tablets and computers with their "
         "inventory and compliance, policies, catalog apps, command and audit history, and console accounts. "
-        "Prints the administrator's user name and password. Refuses a store that already holds devices "
-        "unless --force is given.",
+        "Prints the administrator's user name, password and authenticator (TOTP) secret, to add to an "
+        "authenticator app. Refuses a store that already holds devices unless --force is given. "
+        "Needs no session.",
     )
     demo.add_argument("--devices", type=_positive_int, required=True, metavar="N", help="number of devices")
     demo.add_argument("--seed", type=_seed, metavar="S", help="seed for a reproducible fleet (default: random)")
@@ -169,9 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         "list",
         parents=[sub_store],
         help="print the device inventory",
-        description="Print the device inventory as an aligned table (default), a JSON array or CSV. "
-        "Signs in as --user (or $MDM_USER) with the password from $MDM_PASSWORD, or asks for it "
-        "when run in a terminal.",
+        description="Print the device inventory as an aligned table (default), a JSON array or CSV, as the "
+        "signed-in user sees it (run 'mdm-desktop login' first).",
         epilog="Filters (repeat --filter to combine them):\n"
         "  platform=ios,ipados,android,windows,macos,linux   one or more, comma-separated\n"
         "  compliance=compliant,in-grace,non-compliant,unknown\n"
@@ -202,9 +212,70 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--desc", action="store_true", help="sort in descending order")
     listing.add_argument("--limit", type=_positive_int, metavar="N", help="print at most N devices")
-    listing.add_argument("--user", metavar="NAME", help="console user to sign in as (default: $MDM_USER)")
     listing.set_defaults(handler=_cmd_devices_list, output="table")
     return parser
+
+
+def _add_session_parsers(commands: Any, sub_store: argparse.ArgumentParser) -> None:
+    """``init``, ``login``, ``logout`` and ``whoami``."""
+    init = commands.add_parser(
+        "init",
+        parents=[sub_store],
+        help="create the first administrator on an empty store",
+        description="Create the first administrator on an empty store and set up its authenticator app. "
+        "Asks for the user name (or --user / $MDM_USER) and a password twice (or $MDM_PASSWORD), shows the "
+        "authenticator secret as a QR code, text and otpauth:// URI, and asks for a code from the app to "
+        "confirm it. Then prints ten recovery codes and the emergency (break-glass) code, once. "
+        "Refused on a store that already has accounts. Leaves you signed in on the command line.",
+        epilog="For scripts (no terminal, or --json) init stops after showing the secret and keeps a "
+        "session for the new administrator; nothing is confirmed automatically. Add the secret to the "
+        "authenticator app, then confirm with a code it shows:\n"
+        "  MDM_PASSWORD=... mdm-desktop init --user admin --json      prints {user, secret, uri, confirm_with}\n"
+        "  mdm-desktop init --confirm 123456 --json                   prints {recovery_codes, emergency_code}\n"
+        "Until then the administrator can do nothing else on the command line.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    init.add_argument("--user", metavar="NAME", help="the administrator's user name (default: $MDM_USER, or asked)")
+    init.add_argument("--display-name", metavar="TEXT", help="the administrator's name (default: the user name)")
+    init.add_argument(
+        "--confirm",
+        metavar="CODE",
+        help="second step for scripts: confirm the authenticator set up by the first step with its current code",
+    )
+    init.add_argument("--json", action="store_true", help="print JSON for scripts instead of text (never prompts)")
+    init.set_defaults(handler=cli_session.cmd_init)
+
+    login = commands.add_parser(
+        "login",
+        parents=[sub_store],
+        help="sign in and keep a command-line session",
+        description="Sign in with password and authenticator code and keep a command-line session for this "
+        "store, in an owner-only file in the user data folder (replacing an earlier one). The session has the "
+        "console's idle and absolute limits (each command counts as activity) and ends like any session "
+        "(sign-out, password or authenticator change, account disabled, administrator). The password comes "
+        "from $MDM_PASSWORD and the code from $MDM_TOTP, else they are asked for. An account without an "
+        "authenticator app sets one up now (in a terminal).",
+    )
+    login.add_argument("--user", metavar="NAME", help="user name (default: $MDM_USER, or asked)")
+    login.set_defaults(handler=cli_session.cmd_login)
+
+    logout = commands.add_parser(
+        "logout",
+        parents=[sub_store],
+        help="end the command-line session",
+        description="End this workstation's command-line session on the store and delete its file.",
+    )
+    logout.set_defaults(handler=cli_session.cmd_logout)
+
+    whoami = commands.add_parser(
+        "whoami",
+        parents=[sub_store],
+        help="show the signed-in user, role and session expiry",
+        description="Show who is signed in on the command line for this store, their role, and when the "
+        "session ends (idle limit and absolute limit).",
+    )
+    whoami.add_argument("--json", action="store_true", help="print a JSON object")
+    whoami.set_defaults(handler=cli_session.cmd_whoami)
 
 
 # -- entry point -----------------------------------------------------------------------------------------------
@@ -221,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except SessionEndedError as exc:
+        if debug:
+            traceback.print_exc()
+        _say(f"error: {session_ended_message(exc, args)}")
+        return EXIT_ERROR
     except MdmError as exc:
         if debug:
             traceback.print_exc()
@@ -256,7 +332,7 @@ def _silence_stdout() -> None:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return Config.resolve(db=getattr(args, "db", None), key_file=getattr(args, "key_file", None))
+    return cli_session.config_of(args)
 
 
 # -- commands --------------------------------------------------------------------------------------------------
@@ -264,10 +340,10 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _cmd_gui(args: argparse.Namespace) -> int:
     """Open the console window."""
-    config = _config(args)
+    _config(args)  # settle the store before Qt is imported
     from mdm_desktop.gui.launch import run_gui  # Qt only when the window is wanted
 
-    ctx = open_app(config)
+    ctx = open_store(args)
     try:
         return run_gui(ctx, [PROG])
     finally:
@@ -286,8 +362,7 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    config = _config(args)
-    ctx = open_app(config)
+    ctx = open_store(args)
     try:
         progress = _Progress(sys.stderr, "Filling the demo clinic") if sys.stderr.isatty() else None
         started = time.perf_counter()
@@ -308,6 +383,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(f"Administrator user name: {result.admin_username}")
     print(f"Administrator password:  {result.admin_password}")
+    print(f"Administrator TOTP secret: {result.admin_totp_secret}")
+    print(f"Authenticator URI: {result.admin_totp_uri}")
     others = [a for a in result.accounts if a.username != result.admin_username]
     if others:
         print("Other accounts:")
@@ -316,34 +393,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             secret = "(disabled account)".ljust(len(account.password)) if account.disabled else account.password
             print(f"  {account.username:<{width}}  {secret}  {account.role.label}")
     print()
-    print("Keep these passwords somewhere safe; they are not shown again. Open the console with:")
-    print(f"  {_open_command(args)}")
+    print(
+        "Add the TOTP secret to an authenticator app (type it, or scan a QR code of the URI): signing in "
+        "asks for the app's code. Keep these passwords somewhere safe; they are not shown again."
+    )
+    print("Open the console with:")
+    print(f"  {command_hint(args)}")
+    print("or sign in on the command line with:")
+    print(f"  {command_hint(args, 'login', '--user', result.admin_username)}")
     return EXIT_OK
-
-
-def _open_command(args: argparse.Namespace) -> str:
-    """The command that opens the console on the same store (without any password from the URL)."""
-    parts = [PROG]
-    db = getattr(args, "db", None)
-    if db:
-        parts += ["--db", shlex.quote(_without_password(db))]
-    key_file = getattr(args, "key_file", None)
-    if key_file:
-        parts += ["--key-file", shlex.quote(key_file)]
-    return " ".join(parts)
-
-
-def _without_password(url: str) -> str:
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class _Progress:
@@ -454,38 +512,6 @@ _EXAMPLES = {
 }
 
 
-def _credentials(args: argparse.Namespace) -> tuple[str, str]:
-    """User name and password for signing in, asked for only on a terminal.
-
-    Raises:
-        ValidationError: No user name, or no password and no terminal to ask on.
-    """
-    username = (args.user or os.environ.get("MDM_USER", "")).strip()
-    if not username:
-        raise ValidationError("No user to sign in as.", hint="Give --user NAME or set MDM_USER.")
-    password = os.environ.get("MDM_PASSWORD") or ""
-    if not password:
-        if not sys.stdin.isatty():
-            raise ValidationError(
-                "No password to sign in with.", hint="Set MDM_PASSWORD, or run the command in a terminal to be asked."
-            )
-        password = getpass.getpass(f"Password for {username}: ")
-    return username, password
-
-
-def _resolve_group(ctx: AppContext, actor: Principal, wanted: str) -> int:
-    groups = ctx.services.devices.groups(actor)
-    if wanted.isdigit():
-        for group in groups:
-            if group.id == int(wanted):
-                return group.id
-    for group in groups:
-        if group.name.casefold() == wanted.casefold():
-            return group.id
-    names = ", ".join(g.name for g in groups) or "none yet"
-    raise NotFoundError(f"There is no device group '{wanted}'.", hint=f"Groups: {names}.")
-
-
 def _cmd_devices_list(args: argparse.Namespace) -> int:
     query, group = parse_filters(args.filters)
     query = DeviceQuery(
@@ -498,11 +524,7 @@ def _cmd_devices_list(args: argparse.Namespace) -> int:
         sort=args.sort,
         descending=args.desc,
     )
-    username, password = _credentials(args)
-    config = _config(args)
-    ctx = open_app(config)
-    try:
-        session = ctx.services.auth.sign_in(username, password)
+    with signed_in(args) as (ctx, session):
         actor = session.principal
         if group is not None:
             query = DeviceQuery(
@@ -510,7 +532,7 @@ def _cmd_devices_list(args: argparse.Namespace) -> int:
                 platforms=query.platforms,
                 compliance=query.compliance,
                 ownership=query.ownership,
-                group_id=_resolve_group(ctx, actor, group),
+                group_id=resolve_group(ctx, actor, group),
                 stale_days=query.stale_days,
                 statuses=query.statuses,
                 sort=query.sort,
@@ -529,8 +551,6 @@ def _cmd_devices_list(args: argparse.Namespace) -> int:
             if cursor is None:
                 break
         writer.close(more=cursor is not None)
-    finally:
-        ctx.close()
     return EXIT_OK
 
 

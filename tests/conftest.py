@@ -8,9 +8,11 @@ Without the variable those cases are skipped, and CI fails on any such skip.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from mdm_desktop.app import AppContext, open_app
 from mdm_desktop.config import Config
-from mdm_desktop.domain.accounts import Permission, Role
+from mdm_desktop.domain.accounts import Permission, Role, SessionEndedError
+from mdm_desktop.security import totp
 from mdm_desktop.security.passwords import PasswordHashing
 from mdm_desktop.services.dto import SessionInfo
 
@@ -85,7 +88,7 @@ def make_config(url: str, tmp_path: Path) -> Config:
 @pytest.fixture
 def app_ctx(store_url: str, tmp_path: Path) -> Iterator[AppContext]:
     """An opened store of each kind with fast password hashing."""
-    ctx = open_app(make_config(store_url, tmp_path), passwords=fast_passwords(), workstation="test-station")
+    ctx = open_test_app(make_config(store_url, tmp_path))
     try:
         yield ctx
     finally:
@@ -95,18 +98,113 @@ def app_ctx(store_url: str, tmp_path: Path) -> Iterator[AppContext]:
 @pytest.fixture
 def sqlite_ctx(sqlite_url: str, tmp_path: Path) -> Iterator[AppContext]:
     """An opened SQLite store with fast password hashing."""
-    ctx = open_app(make_config(sqlite_url, tmp_path), passwords=fast_passwords(), workstation="test-station")
+    ctx = open_test_app(make_config(sqlite_url, tmp_path))
     try:
         yield ctx
     finally:
         ctx.close()
 
 
+class StepClock:
+    """The real UTC time plus an offset that tests move forward one TOTP step at a time.
+
+    Each TOTP time step (30 s) is accepted once per account, so a test that needs several codes in a
+    row (sign-in, then step-up) moves this clock to the next step instead of waiting.
+    """
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def next_step(self) -> dt.datetime:
+        """Jump to one second into the next 30-second step."""
+        now = self()
+        step = totp.time_step(now) + 1
+        target = dt.datetime.fromtimestamp(step * totp.STEP_SECONDS + 1, dt.UTC)
+        self.offset += target - now
+        return self()
+
+
+@dataclass
+class _Authenticators:
+    """The TOTP secrets of the accounts tests created on one store, and that store's clock."""
+
+    clock: StepClock
+    secrets: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, SessionInfo] = field(default_factory=dict)
+
+
+_AUTHENTICATORS: dict[int, tuple[AppContext, _Authenticators]] = {}
+
+
+def _authenticators(ctx: AppContext) -> _Authenticators:
+    entry = _AUTHENTICATORS.get(id(ctx))
+    if entry is None or entry[0] is not ctx:
+        raise RuntimeError("open the store with open_test_app() (or the app_ctx / sqlite_ctx fixtures)")
+    return entry[1]
+
+
+def open_test_app(config: Config, *, workstation: str = "test-station") -> AppContext:
+    """Open a store with fast hashing and a :class:`StepClock`, so tests can produce fresh TOTP codes."""
+    clock = StepClock()
+    ctx = open_app(config, clock=clock, passwords=fast_passwords(), workstation=workstation)
+    _AUTHENTICATORS[id(ctx)] = (ctx, _Authenticators(clock))
+    return ctx
+
+
+def totp_code(ctx: AppContext, username: str = ADMIN_USER) -> str:
+    """A code from ``username``'s authenticator in a fresh time step (moves the store's clock on)."""
+    auth = _authenticators(ctx)
+    auth.clock.next_step()
+    return totp.code_at(auth.secrets[username], auth.clock())
+
+
+def totp_secret(ctx: AppContext, username: str = ADMIN_USER) -> str:
+    """The TOTP secret a test enrolled for ``username``."""
+    return _authenticators(ctx).secrets[username]
+
+
+def enrol_authenticator(ctx: AppContext, session: SessionInfo) -> SessionInfo:
+    """Enrol an authenticator for a password-only session; return the session as it now stands."""
+    auth = _authenticators(ctx)
+    shown = ctx.services.auth.begin_totp_enrolment(session.principal)
+    auth.clock.next_step()
+    ctx.services.auth.confirm_totp_enrolment(session.principal, totp.code_at(shown.secret, auth.clock()))
+    auth.secrets[session.username] = shown.secret
+    return ctx.services.sessions.resume(session.principal.session_token, session.principal.workstation)
+
+
 def sign_in_admin(ctx: AppContext) -> SessionInfo:
-    """Create the first administrator if needed and sign in."""
+    """Create the first administrator (with an enrolled authenticator) if needed; return a live session.
+
+    Repeated calls on one store return the same session while it lasts.
+    """
+    auth = _authenticators(ctx)
+    cached = auth.sessions.get(ADMIN_USER)
+    if cached is not None:
+        try:
+            ctx.services.sessions.status(cached.principal)
+        except SessionEndedError:
+            pass
+        else:
+            return cached
     if ctx.services.auth.needs_first_admin():
         ctx.services.auth.create_first_admin(ADMIN_USER, ADMIN_PASSWORD)
-    return ctx.services.auth.sign_in(ADMIN_USER, ADMIN_PASSWORD)
+    if ADMIN_USER not in auth.secrets:
+        session = enrol_authenticator(ctx, ctx.services.auth.sign_in(ADMIN_USER, ADMIN_PASSWORD))
+    else:
+        session = ctx.services.auth.sign_in(ADMIN_USER, ADMIN_PASSWORD, totp_code(ctx))
+    auth.sessions[ADMIN_USER] = session
+    return session
+
+
+def step_up_admin(ctx: AppContext, session: SessionInfo | None = None) -> SessionInfo:
+    """Give the administrator's session a fresh step-up (for user, role and other sensitive changes)."""
+    session = session or sign_in_admin(ctx)
+    ctx.services.sessions.step_up(session.principal, totp_code(ctx))
+    return session
 
 
 @pytest.fixture
@@ -126,9 +224,8 @@ def user_session(ctx: AppContext, username: str, role: Role | None) -> SessionIn
     The services refuse user principals that carry no live session, so tests that act as another role
     use a real account and a real session rather than a hand-made principal.
     """
-    admin = sign_in_admin(ctx)
+    admin = step_up_admin(ctx)
     users = ctx.services.users
-    ctx.services.sessions.step_up(admin.principal, password=ADMIN_PASSWORD)
     role_ref: Role | int
     if role is None:
         existing = [r for r in users.list_roles(admin.principal) if r.name == "No access"]
@@ -140,4 +237,4 @@ def user_session(ctx: AppContext, username: str, role: Role | None) -> SessionIn
     else:
         role_ref = role
     users.create_user(admin.principal, username, USER_PASSWORD, role_ref)
-    return ctx.services.auth.sign_in(username, USER_PASSWORD)
+    return enrol_authenticator(ctx, ctx.services.auth.sign_in(username, USER_PASSWORD))

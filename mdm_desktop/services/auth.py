@@ -51,6 +51,7 @@ from mdm_desktop.services.dto import (
     BreakGlassUseInfo,
     EmergencyCodeStatus,
     IssuedCodes,
+    PasswordFeedback,
     SessionInfo,
     TotpEnrolmentInfo,
     UserInfo,
@@ -220,6 +221,32 @@ class AuthService:
             uow.commit()
             return user_info(uow, user, display_name or username)
 
+    def assess_password(self, password: str, username: str = "", display_name: str = "") -> PasswordFeedback:
+        """Rate a candidate password against the site's policy, for a strength meter (nothing is stored).
+
+        Uses the site's password settings and the clinic's name as context, exactly as
+        :meth:`create_first_admin` and password changes do, so the meter and the final check agree.
+        Cheap enough (a few milliseconds) to call from a worker on every pause in typing.
+
+        Args:
+            password: As typed.
+            username: The account's user name (a password built on it is refused).
+            display_name: The person's name (a password built on it is refused).
+        """
+        with self._uow() as uow:
+            settings = security_settings.load(uow)
+            clinic = security_settings.clinic_name(uow)
+        verdict = password_policy.assess(
+            password, settings.password_policy, username=username, clinic_name=clinic, display_name=display_name
+        )
+        return PasswordFeedback(
+            score=verdict.strength.score,
+            label=verdict.strength.label,
+            problems=verdict.problems,
+            acceptable=verdict.acceptable,
+            suggestions=verdict.strength.suggestions,
+        )
+
     # -- sign-in -----------------------------------------------------------------------------------------
 
     def sign_in(
@@ -388,7 +415,7 @@ class AuthService:
     def _check_emergency(
         self, uow: UnitOfWork, user: User, emergency_code: str, now: dt.datetime
     ) -> tuple[FailureKind | None, str, int | None]:
-        principal = build_principal(uow, user, workstation=self._workstation, token="", now=now)
+        principal = build_principal(uow, user, workstation=self._workstation, token="", now=now, break_glass=True)
         if not principal.can(Permission.USERS_MANAGE):
             return FailureKind.NOT_ALLOWED, "emergency_code", None
         digest = recovery.digest(emergency_code, _emergency_hash(uow), recovery.EMERGENCY_GROUPS)
@@ -442,7 +469,9 @@ class AuthService:
             settings=settings,
             step_up=kind is SessionKind.BREAK_GLASS,
         )
-        principal = build_principal(uow, user, workstation=self._workstation, token=token, now=now)
+        principal = build_principal(
+            uow, user, workstation=self._workstation, token=token, now=now, break_glass=kind is SessionKind.BREAK_GLASS
+        )
         details: dict[str, object] = {"kind": kind.value, "method": method}
         if method == "recovery_code":
             details["recovery_codes_left"] = _recovery_codes_left(uow, user.id)
@@ -532,9 +561,7 @@ class AuthService:
                     hint="Check that the app shows 'MDM Desktop' with your user name, and enter its current code.",
                 )
             replaced = user.totp_secret_sealed is not None
-            user.totp_secret_sealed = uow.cipher.seal(secret, table="users", column="totp_secret", row=user.uid)
-            user.totp_pending_sealed = None
-            user.totp_enrolled_at = now
+            enrol_totp_secret(uow, user, secret, now)
             user.totp_last_step = max(user.totp_last_step, step)
             codes = _replace_recovery_codes(uow, user, now)
             ended = revoke_user_sessions(uow, user.id, now, "mfa_changed", keep_token=fresh.session_token)
@@ -748,6 +775,16 @@ def check_password(
     )
     if not verdict.acceptable:
         raise ValidationError(" ".join(verdict.problems))
+
+
+def enrol_totp_secret(uow: UnitOfWork, user: User, secret: str, now: dt.datetime) -> None:
+    """Make ``secret`` the user's authenticator: sealed (AES-GCM bound to the row), pending one cleared.
+
+    The one place a TOTP secret becomes active (enrolment, and the demo administrator's authenticator).
+    """
+    user.totp_secret_sealed = uow.cipher.seal(secret, table="users", column="totp_secret", row=user.uid)
+    user.totp_pending_sealed = None
+    user.totp_enrolled_at = now
 
 
 def _recovery_hash(uow: UnitOfWork, user: User) -> recovery.KeyedHash:

@@ -8,7 +8,9 @@ command history, and a few thousand audit entries of plausible past activity.
 Devices are written with bulk Core inserts in batches, so 100,000 devices fill
 in well under a minute on SQLite. Identifiers and staff names are sealed like
 any other device's. The data is deterministic for a given seed and clock,
-except what must be random: row uids, AES-GCM nonces and passwords.
+except what must be random: row uids, AES-GCM nonces, passwords and the
+administrator's authenticator secret (enrolled so the console's TOTP sign-in can
+be tried at once; sealed like any TOTP secret).
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from mdm_desktop.domain.commands import CommandStatus, CommandType
 from mdm_desktop.domain.compliance import DeviceHealth, HealthRules, evaluate
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform, version_sort_key
 from mdm_desktop.domain.errors import ConflictError, ValidationError
+from mdm_desktop.security import totp
 from mdm_desktop.security.passwords import PasswordHashing
 from mdm_desktop.services import demo_data as data
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.auth import enrol_totp_secret
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import DemoAccount, DemoResult
 from mdm_desktop.store.repositories.devices import seal_identifiers
@@ -971,7 +975,7 @@ class DemoFleetService:
             progress: Called with (devices written, devices asked) after each batch.
 
         Returns:
-            The administrator's user name and password and what was created.
+            The administrator's user name, password and authenticator secret, and what was created.
 
         Raises:
             ValidationError: ``devices`` or ``seed`` is out of range; nothing is written.
@@ -993,7 +997,7 @@ class DemoFleetService:
                 )
             rng = random.Random(f"mdm-demo|{seed}|{existing}")  # noqa: S311 - reproducible demo data, not secrets
             groups = self._groups(uow, now)
-            accounts, operators = self._accounts(uow, rng, now)
+            accounts, operators, admin_secret = self._accounts(uow, rng, now)
             rules, policy_events, policies_created = self._policies(uow, groups, operators, now)
             catalog, catalog_events, apps_created = self._catalog(uow, operators, now)
             fleet = _Fleet(rng, now, groups, rules, catalog, operators)
@@ -1028,6 +1032,8 @@ class DemoFleetService:
             command_count=commands,
             audit_entry_count=entries + 1,
             accounts=tuple(accounts),
+            admin_totp_secret=admin_secret,
+            admin_totp_uri=totp.provisioning_uri(admin_secret, admin.username),
         )
 
     # -- pieces -------------------------------------------------------------------------------------------
@@ -1052,7 +1058,8 @@ class DemoFleetService:
 
     def _accounts(
         self, uow: UnitOfWork, rng: random.Random, now: dt.datetime
-    ) -> tuple[list[DemoAccount], list[_Operator]]:
+    ) -> tuple[list[DemoAccount], list[_Operator], str]:
+        """Create the console accounts; the first is the administrator, with an authenticator (its secret)."""
         taken = set(uow.session.scalars(select(User.username)).all())
         admin_name = next(n for n in ("admin", *(f"demo-admin-{i}" for i in range(2, 10_000))) if n not in taken)
         plan: list[tuple[str, str, Role, bool]] = [(admin_name, "Clinic Administrator", Role.ADMINISTRATOR, False)]
@@ -1067,6 +1074,7 @@ class DemoFleetService:
                 plan.append((username, display, role, disabled))
         accounts: list[DemoAccount] = []
         operators: list[_Operator] = []
+        admin_secret = ""
         for username, display, role, disabled in plan:
             password = self._password(username)
             uid = new_uid()
@@ -1081,13 +1089,16 @@ class DemoFleetService:
                 totp_last_step=0,
                 created_at=now - dt.timedelta(days=rng.uniform(200, 700)),
             )
+            if not accounts:
+                admin_secret = totp.new_secret()
+                enrol_totp_secret(uow, user, admin_secret, now)
             uow.session.add(user)
             uow.session.flush()
             accounts.append(DemoAccount(username=username, role=role, password=password, disabled=disabled))
             if not disabled:
                 station = data.WORKSTATIONS[role][sum(1 for o in operators if o.role is role) % 2]
                 operators.append(_Operator(user.id, username, role, station))
-        return accounts, operators
+        return accounts, operators, admin_secret
 
     def _policies(
         self, uow: UnitOfWork, groups: Mapping[str, int], operators: Sequence[_Operator], now: dt.datetime

@@ -416,7 +416,7 @@ class DemoAccount:
 
 @dataclass(frozen=True, slots=True)
 class DemoResult:
-    """What ``DemoFleetService.generate`` created; ``accounts[0]`` is the administrator."""
+    """What ``DemoFleetService.generate`` created; ``accounts[0]`` is the administrator (with an authenticator)."""
 
     admin_username: str
     admin_password: str = field(repr=False)
@@ -428,6 +428,10 @@ class DemoResult:
     command_count: int = 0
     audit_entry_count: int = 0
     accounts: tuple[DemoAccount, ...] = ()
+    admin_totp_secret: str = field(default="", repr=False)
+    """The administrator's authenticator secret (base32), to add to an authenticator app."""
+    admin_totp_uri: str = field(default="", repr=False)
+    """The same secret as an ``otpauth://`` provisioning URI (what a QR code holds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,3 +571,22 @@ class IssuedCodes:
 
     codes: tuple[str, ...] = field(repr=False)
     issued_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordFeedback:
+    """What a password strength meter shows for a candidate password (nothing is stored).
+
+    Attributes:
+        score: 0 (very weak) to 4 (very strong); never above 2 while the password is refused.
+        label: The score in words ("Very weak" ... "Very strong").
+        problems: Plain-words reasons the site's policy refuses it; empty when acceptable.
+        acceptable: True when the password may be set.
+        suggestions: How to make it stronger (may be empty).
+    """
+
+    score: int
+    label: str
+    problems: tuple[str, ...] = ()
+    acceptable: bool = False
+    suggestions: tuple[str, ...] = ()

@@ -94,9 +94,27 @@ def role_of(user: User) -> Role:
         return Role.CUSTOM
 
 
-def build_principal(uow: UnitOfWork, user: User, *, workstation: str, token: str, now: dt.datetime) -> Principal:
-    """The principal for ``user`` as the store says now: role or custom role, group scope, active grants."""
+def build_principal(
+    uow: UnitOfWork, user: User, *, workstation: str, token: str, now: dt.datetime, break_glass: bool = False
+) -> Principal:
+    """The principal for ``user`` as the store says now: role or custom role, group scope, active grants.
+
+    An account without an enrolled authenticator (new, or after an MFA reset) signed in with its password
+    alone, so it holds **no permission** until it enrols one (``AuthService.begin_totp_enrolment`` /
+    ``confirm_totp_enrolment`` need none): a password by itself never opens the console's data. Only a
+    break-glass session (password + the sealed emergency code) is exempt.
+    """
     role = role_of(user)
+    if user.totp_secret_sealed is None and not break_glass:
+        return Principal(
+            kind="user",
+            id=user.id,
+            name=user.username,
+            role=role,
+            workstation=workstation,
+            permissions=frozenset(),
+            session_token=token,
+        )
     permissions: frozenset[Permission] | None = None
     role_name = ""
     if user.custom_role_id is not None:
@@ -533,7 +551,14 @@ class SessionService:
         if reason:
             return _Inspection(None, reason, False, False, False)
         due = has_due_grants(uow, now)
-        principal = build_principal(uow, user, workstation=actor.workstation, token=actor.session_token, now=now)
+        principal = build_principal(
+            uow,
+            user,
+            workstation=actor.workstation,
+            token=actor.session_token,
+            now=now,
+            break_glass=row.kind == SessionKind.BREAK_GLASS.value,
+        )
         return _Inspection(principal, "", False, now - row.last_seen_at >= TOUCH_GRANULARITY, due)
 
     def _end(self, uow: UnitOfWork, actor: Principal, now: dt.datetime, reason: str) -> None:

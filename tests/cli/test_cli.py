@@ -1,4 +1,7 @@
-"""The ``mdm-desktop`` command line: help, db upgrade, demo, devices list, and clear errors."""
+"""The ``mdm-desktop`` command line: help, db upgrade, demo, devices list, and clear errors.
+
+Sessions, init and user administration are in ``test_cli_session.py``.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +23,11 @@ import pytest
 
 from mdm_desktop import __version__
 from mdm_desktop.cli import csv_safe, main, parse_filters
+from mdm_desktop.cli_session import SessionFile, session_path
+from mdm_desktop.config import Config
 from mdm_desktop.domain.devices import ComplianceState, Platform
 from mdm_desktop.domain.errors import ValidationError
+from mdm_desktop.security import totp
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_DEVICES = 150
@@ -50,15 +56,21 @@ class DemoStore:
     key_file: str
     admin: str
     password: str
+    secret: str
+    token: str = ""
 
     def args(self) -> list[str]:
         return ["--db", self.db, "--key-file", self.key_file]
+
+    def plant_session(self) -> None:
+        """Give the current data folder this store's CLI session (one sign-in serves the whole module)."""
+        SessionFile(session_path(Config.resolve(db=self.db, key_file=self.key_file))).write(self.token)
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No store, key file or credentials leak in from the environment; defaults land in tmp_path."""
-    for name in ("MDM_DATABASE_URL", "MDM_KEY_FILE", "MDM_USER", "MDM_PASSWORD"):
+    for name in ("MDM_DATABASE_URL", "MDM_KEY_FILE", "MDM_USER", "MDM_PASSWORD", "MDM_TOTP", "MDM_NEW_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MDM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal: never prompt
@@ -66,19 +78,34 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
-    """One demo clinic shared by the read-only tests of this module."""
+    """One demo clinic shared by the read-only tests of this module, and one CLI session on it."""
     folder = tmp_path_factory.mktemp("demo")
     db, key = str(folder / "demo.sqlite3"), str(folder / "kek.json")
     code, out, err = run(["demo", "--db", db, "--key-file", key, "--devices", str(DEMO_DEVICES), "--seed", "11"])
     assert code == 0, err
     fields = dict(line.split(":", 1) for line in out.splitlines() if line.startswith("Administrator "))
-    return DemoStore(db, key, fields["Administrator user name"].strip(), fields["Administrator password"].strip())
+    store = DemoStore(
+        db,
+        key,
+        fields["Administrator user name"].strip(),
+        fields["Administrator password"].strip(),
+        fields["Administrator TOTP secret"].strip(),
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MDM_DATA_DIR", str(folder / "data"))
+        mp.setenv("MDM_PASSWORD", store.password)
+        mp.setenv("MDM_TOTP", totp.code_at(store.secret, dt.datetime.now(dt.UTC)))
+        mp.setattr(sys, "stdin", io.StringIO(""))
+        code, _out, err = run(["login", *store.args(), "--user", store.admin])
+        assert code == 0, err
+        token = SessionFile(session_path(Config.resolve(db=db, key_file=key))).read()
+    assert token
+    return DemoStore(store.db, store.key_file, store.admin, store.password, store.secret, token)
 
 
 @pytest.fixture
-def signed_in(monkeypatch: pytest.MonkeyPatch, demo_store: DemoStore) -> DemoStore:
-    monkeypatch.setenv("MDM_USER", demo_store.admin)
-    monkeypatch.setenv("MDM_PASSWORD", demo_store.password)
+def signed_in(demo_store: DemoStore) -> DemoStore:
+    demo_store.plant_session()
     return demo_store
 
 
@@ -96,20 +123,23 @@ def list_json(store: DemoStore, *extra: str) -> list[dict[str, Any]]:
 def test_help_lists_the_subcommands() -> None:
     code, out, _err = run(["--help"])
     assert code == 0
-    for word in ("db", "demo", "devices", "--db", "--key-file", "--version"):
+    for word in ("db", "demo", "devices", "init", "login", "logout", "whoami", "user", "--db", "--key-file"):
         assert word in out
 
 
 @pytest.mark.parametrize(
     "argv",
     [["db", "--help"], ["db", "upgrade", "--help"], ["demo", "--help"], ["devices", "--help"],
-     ["devices", "list", "--help"]],
+     ["devices", "list", "--help"], ["init", "--help"], ["login", "--help"], ["logout", "--help"],
+     ["whoami", "--help"], ["user", "--help"], ["user", "add", "--help"], ["user", "list", "--help"],
+     ["user", "disable", "--help"], ["user", "enable", "--help"], ["user", "unlock", "--help"],
+     ["user", "reset-mfa", "--help"], ["user", "reset-password", "--help"]],
 )  # fmt: skip
 def test_every_subcommand_has_help(argv: list[str]) -> None:
     code, out, _err = run(argv)
     assert code == 0
     assert out.startswith("usage: mdm-desktop")
-    if argv[-2:] != ["db", "--help"] and argv[-2:] != ["devices", "--help"]:
+    if argv[-2:] not in (["db", "--help"], ["devices", "--help"], ["user", "--help"]):
         assert "--db" in out
 
 
@@ -192,7 +222,11 @@ def _unwritable_target(tmp_path: Path) -> Path:
 COMMANDS = {
     "db upgrade": ["db", "upgrade"],
     "demo": ["demo", "--devices", "5"],
-    "devices list": ["devices", "list", "--user", "admin"],
+    "devices list": ["devices", "list"],
+    "user list": ["user", "list"],
+    "init": ["init", "--user", "admin"],
+    "login": ["login", "--user", "admin"],
+    "whoami": ["whoami"],
     "gui": [],
 }
 
@@ -200,9 +234,14 @@ COMMANDS = {
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("problem", ["text file", "unwritable folder", "refused server"])
 def test_unusable_store_is_one_line_error_and_nothing_is_written(
-    command: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    command: str,
+    problem: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     monkeypatch.setenv("MDM_PASSWORD", "whatever-it-is")
+    monkeypatch.setenv("MDM_DATA_DIR", str(tmp_path_factory.mktemp("data")))  # outside tmp_path, checked below
     key = tmp_path / "keys" / "kek.json"
     if problem == "text file":
         target = tmp_path / "notes.txt"
@@ -213,6 +252,8 @@ def test_unusable_store_is_one_line_error_and_nothing_is_written(
         db, expected = str(target), "Cannot"
     else:
         db, expected = "postgresql://mdm@127.0.0.1:9/mdm", "Cannot reach PostgreSQL 127.0.0.1:9/mdm"
+    # Commands that need a session find one, so the store itself is what fails.
+    SessionFile(session_path(Config.resolve(db=db, key_file=str(key)))).write("t" * 43)
     code, out, err = run(["--db", db, "--key-file", str(key), *COMMANDS[command]])
     assert_one_line_error(code, err, expected)
     assert out == ""
@@ -256,7 +297,7 @@ def test_demo_refuses_a_store_with_devices_unless_forced(tmp_path: Path) -> None
 
 
 def test_demo_hides_the_password_of_a_postgres_url_in_its_hint() -> None:
-    from mdm_desktop.cli import _without_password
+    from mdm_desktop.cli_session import without_password as _without_password
 
     assert _without_password("postgresql://mdm:s3cret@db.clinic:5433/mdm") == "postgresql://mdm@db.clinic:5433/mdm"
     assert _without_password("/data/mdm.sqlite3") == "/data/mdm.sqlite3"
@@ -353,6 +394,7 @@ def test_csv_cells_cannot_become_formulas(signed_in: DemoStore, tmp_path: Path) 
     with sqlite3.connect(signed_in.db) as src, sqlite3.connect(copy) as dst:
         src.backup(dst)
         dst.execute("UPDATE devices SET name = '=cmd|'' /C calc''!A0' WHERE id = (SELECT min(id) FROM devices)")
+    SessionFile(session_path(Config.resolve(db=str(copy), key_file=signed_in.key_file))).write(signed_in.token)
     code, out, err = run(["devices", "list", "--db", str(copy), "--key-file", signed_in.key_file, "--csv"])
     assert code == 0, err
     names = [r["name"] for r in csv.DictReader(io.StringIO(out))]
@@ -360,17 +402,26 @@ def test_csv_cells_cannot_become_formulas(signed_in: DemoStore, tmp_path: Path) 
     assert not any(n.startswith("=") for n in names)
 
 
-def test_wrong_password_is_refused(demo_store: DemoStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_password_is_refused(demo_store: DemoStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MDM_PASSWORD", demo_store.password + "x")
-    code, out, err = run(["devices", "list", *demo_store.args(), "--user", demo_store.admin])
+    monkeypatch.setenv("MDM_TOTP", totp.code_at(demo_store.secret, dt.datetime.now(dt.UTC)))
+    code, out, err = run(["login", *demo_store.args(), "--user", demo_store.admin])
     assert_one_line_error(code, err, "user name or password is not right")
     assert out == ""
+    assert not (tmp_path / "data").exists(), "a refused sign-in writes no session file"
+
+
+def test_devices_list_needs_a_session(demo_store: DemoStore, tmp_path: Path) -> None:
+    code, out, err = run(["devices", "list", *demo_store.args()])
+    assert_one_line_error(code, err, f"You are not signed in; run mdm-desktop login --db {demo_store.db}")
+    assert out == ""
+    assert not (tmp_path / "data").exists()
 
 
 def test_missing_credentials_are_clear_errors(demo_store: DemoStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, _out, err = run(["devices", "list", *demo_store.args()])
+    code, _out, err = run(["login", *demo_store.args()])
     assert_one_line_error(code, err, "--user", "MDM_USER")
-    code, _out, err = run(["devices", "list", *demo_store.args(), "--user", "admin"])
+    code, _out, err = run(["login", *demo_store.args(), "--user", "admin"])
     assert_one_line_error(code, err, "MDM_PASSWORD")
 
 

@@ -14,7 +14,8 @@ from sqlalchemy import func, select, text
 
 from mdm_desktop.app import AppContext, open_app
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Platform
-from mdm_desktop.domain.errors import ConflictError, ValidationError
+from mdm_desktop.domain.errors import AuthenticationError, ConflictError, ValidationError
+from mdm_desktop.security import totp
 from mdm_desktop.security.keyring import load_or_create_kek
 from mdm_desktop.services.audit_log import AuditLog, entry_content
 from mdm_desktop.services.demo_fleet import DemoFleetService
@@ -108,7 +109,19 @@ def test_fills_a_realistic_clinic(filled: tuple[AppContext, DemoResult, bytes]) 
 def test_administrator_can_sign_in_and_read_the_fleet(filled: tuple[AppContext, DemoResult, bytes]) -> None:
     ctx, result, _key = filled
     assert result.accounts[0].username == result.admin_username
-    session = ctx.services.auth.sign_in(result.admin_username, result.admin_password)
+    with pytest.raises(AuthenticationError):
+        ctx.services.auth.sign_in(result.admin_username, result.admin_password)  # an authenticator is enrolled
+    code = totp.code_at(result.admin_totp_secret, dt.datetime.now(dt.UTC))
+    session = ctx.services.auth.sign_in(result.admin_username, result.admin_password, code)
+    assert session.mfa_enrolled
+    assert result.admin_totp_uri.startswith("otpauth://totp/")
+    assert result.admin_totp_secret in result.admin_totp_uri
+    with ctx.engine.connect() as conn:
+        sealed = conn.execute(
+            text("SELECT totp_secret_sealed FROM users WHERE username = :u"), {"u": result.admin_username}
+        ).scalar_one()
+    assert sealed
+    assert result.admin_totp_secret.encode() not in bytes(sealed)
     page = ctx.services.devices.list_page(session.principal, DeviceQuery(), limit=50)
     assert len(page.rows) == 50
     assert all(row.serial for row in page.rows)

@@ -208,6 +208,22 @@ def test_users_without_authenticator_step_up_with_password(stack: Stack, admin: 
         stack.sessions.step_up(admin.principal, password=ADMIN_PW)
 
 
+def test_password_alone_opens_nothing_until_an_authenticator_is_enrolled(stack: Stack, admin: SessionInfo) -> None:
+    stack.make_user(admin, "new.tech", Role.IT_TECHNICIAN, enrol=False)
+    first = stack.sign_in("new.tech")
+    assert not first.mfa_enrolled
+    assert first.permissions == frozenset()
+    with pytest.raises(PermissionDeniedError):
+        stack.devices.list_page(first.principal, DeviceQuery())
+    assert stack.audit_actions("devices.list", "denied")[-1][2] == "denied"
+    # Enrolling proves the second factor: the same session now holds the role's permissions.
+    stack.enrol(first)
+    resumed = stack.sessions.resume(first.principal.session_token)
+    assert resumed.mfa_enrolled
+    assert Permission.DEVICES_READ in resumed.permissions
+    assert stack.devices.list_page(resumed.principal, DeviceQuery()).rows == ()
+
+
 def test_temporary_grant_ends_by_itself(stack: Stack, admin: SessionInfo) -> None:
     groups = add_groups(stack.ctx, ["Ward 3", "Pharmacy"])
     officer = role_user(stack, admin, "r.haddad", Role.SECURITY_OFFICER)
