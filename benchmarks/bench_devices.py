@@ -77,7 +77,7 @@ def service_figures(ctx: AppContext, session: SessionInfo) -> None:
 
 
 def gui_figures(ctx: AppContext, session: SessionInfo, devices: int, rounds: int = 5) -> None:
-    from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSettings, Qt
+    from PySide6.QtCore import QAbstractTableModel, QEventLoop, QModelIndex, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication, QTableView, QWidget
 
     from mdm_desktop.gui.errors import ErrorReporter
@@ -133,9 +133,17 @@ def gui_figures(ctx: AppContext, session: SessionInfo, devices: int, rounds: int
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
 
     def wait_rows(model: DeviceTableModel) -> None:
-        deadline = time.perf_counter() + 30
-        while model.rowCount() == 0 and time.perf_counter() < deadline:
-            app.processEvents()
+        # Wait in a real event loop, as the console does: a busy processEvents() loop would hold the GIL
+        # and slow down the worker thread it is waiting for.
+        if model.rowCount() > 0:
+            return
+        loop = QEventLoop()
+        model.page_loaded.connect(loop.quit)
+        model.load_failed.connect(loop.quit)
+        QTimer.singleShot(30_000, loop.quit)
+        loop.exec()
+        model.page_loaded.disconnect(loop.quit)
+        model.load_failed.disconnect(loop.quit)
 
     def paged_view() -> float:
         start = time.perf_counter()

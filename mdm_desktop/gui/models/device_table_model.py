@@ -20,9 +20,10 @@ from mdm_desktop.domain.accounts import Permission
 from mdm_desktop.domain.devices import ComplianceState
 from mdm_desktop.gui.models.keyset_table_model import PAGE_SIZE, KeysetTableModel, PageLoader
 from mdm_desktop.gui.models.row_table_model import ROW_ROLE
+from mdm_desktop.gui.session import SessionSource, current_session
 from mdm_desktop.gui.tasks import TaskRunner
 from mdm_desktop.services.devices import DeviceService
-from mdm_desktop.services.dto import DeviceCursor, DeviceQuery, DeviceRow, DeviceSort, SessionInfo
+from mdm_desktop.services.dto import DeviceCursor, DeviceQuery, DeviceRow, DeviceSort
 
 HIDDEN_TEXT = "hidden"
 NEVER_TEXT = "never"
@@ -88,7 +89,7 @@ class DeviceTableModel(KeysetTableModel[DeviceRow, DeviceCursor, DeviceQuery]):
     def __init__(
         self,
         devices: DeviceService,
-        session: SessionInfo,
+        session: SessionSource,
         runner: TaskRunner,
         parent: QObject | None = None,
         *,
@@ -99,7 +100,7 @@ class DeviceTableModel(KeysetTableModel[DeviceRow, DeviceCursor, DeviceQuery]):
         super().__init__(columns, runner, DeviceQuery(), parent, page_size=page_size, on_error=on_error)
         self._devices = devices
         self._session = session
-        self._may_see_identifiers = session.principal.can(Permission.DEVICES_READ_IDENTIFIERS)
+        self._may_see_identifiers = current_session(session).principal.can(Permission.DEVICES_READ_IDENTIFIERS)
         self._muted = QColor(_MUTED)
         self._compliance_colors = {state: QColor(color) for state, color in COMPLIANCE_COLORS.items()}
         self._italic = QFont()
@@ -133,7 +134,7 @@ class DeviceTableModel(KeysetTableModel[DeviceRow, DeviceCursor, DeviceQuery]):
     def _page_loader(
         self, query: DeviceQuery, after: DeviceCursor | None, limit: int
     ) -> PageLoader[DeviceRow, DeviceCursor]:
-        devices, principal = self._devices, self._session.principal
+        devices, principal = self._devices, current_session(self._session).principal
         return lambda: devices.list_page(principal, query, after=after, limit=limit)
 
     # ---- cells -------------------------------------------------------------------------------
@@ -143,6 +144,16 @@ class DeviceTableModel(KeysetTableModel[DeviceRow, DeviceCursor, DeviceQuery]):
         if column.sort is None:
             return f"{column.title} (this column cannot be sorted)"
         return f"Sort by {column.title.lower()}"
+
+    cell_roles = frozenset(
+        int(r)
+        for r in (
+            Qt.ItemDataRole.ToolTipRole,
+            Qt.ItemDataRole.ForegroundRole,
+            Qt.ItemDataRole.DecorationRole,
+            Qt.ItemDataRole.FontRole,
+        )
+    )
 
     def _cell_data(self, row: DeviceRow, key: str, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole:

@@ -23,6 +23,9 @@ ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 """A value that sorts naturally (numbers as numbers), for a sorting proxy; ``None`` where the model sorts in SQL."""
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
 RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 """``TextAlignmentRole`` value of numeric columns."""
 
@@ -73,7 +76,7 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return _ROW_FLAGS
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._keys):
@@ -84,13 +87,29 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
             return self._header_tip(self._keys[section])
         return None
 
+    cell_roles: frozenset[int] | None = None
+    """The roles :meth:`_cell_data` answers; ``None``: ask it for every role.
+
+    A view asks each visible cell for a dozen roles on every paint; a model that names its roles here
+    answers the others at once, which keeps painting a page of a large table cheap.
+    """
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid() or not 0 <= index.column() < len(self._keys):
+        role = int(role)
+        if (
+            role != _DISPLAY
+            and role != ROW_ROLE
+            and role != SORT_ROLE
+            and self.cell_roles is not None
+            and role not in self.cell_roles
+        ):
             return None
-        row = self.row_at(index.row())
-        if row is None:
+        # An index of this flat model has no parent; an invalid index has row and column -1.
+        number, column = index.row(), index.column()
+        if not (0 <= number < len(self._rows) and 0 <= column < len(self._keys)):
             return None
-        key = self._keys[index.column()]
+        row = self._rows[number]
+        key = self._keys[column]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, key)
         if role == ROW_ROLE:

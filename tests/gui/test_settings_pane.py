@@ -1,0 +1,193 @@
+"""Security pane: settings with inline validation; emergency sign-in review; the dashboard's banner."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from mdm_desktop.app import AppContext
+from mdm_desktop.domain.accounts import Role
+from mdm_desktop.gui.dialogs.admin_dialogs import NoteDialog
+from mdm_desktop.gui.main_window import MainWindow
+from mdm_desktop.gui.models.access_model import BreakGlassTableModel
+from mdm_desktop.gui.panes.base import PaneContext
+from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
+from mdm_desktop.gui.panes.settings_pane import SettingsPane, field_problem
+from mdm_desktop.services.dto import SessionInfo
+from mdm_desktop.services.security_settings import SecuritySettings
+from tests.conftest import sign_in_admin, step_up_admin, user_session
+from tests.gui.admin_data import break_glass_use
+from tests.gui.fleet import populate
+from tests.gui.helpers import show_top_level
+
+WAIT = 10_000
+
+
+def stored(ctx: AppContext) -> SecuritySettings:
+    return ctx.services.users.security_settings(sign_in_admin(ctx).principal)
+
+
+def with_session(ctx: PaneContext, session: SessionInfo, settings: QSettings) -> PaneContext:
+    return PaneContext(ctx.services, session, ctx.runner, ctx.errors, settings)
+
+
+def open_pane(qtbot, ctx: PaneContext) -> SettingsPane:
+    pane = SettingsPane(ctx)
+    qtbot.addWidget(pane, before_close_func=lambda p: qtbot.waitUntil(lambda: ctx.runner.pending == 0))
+    show_top_level(pane)
+    with qtbot.waitSignal(pane.loaded, timeout=WAIT):
+        pane.activate()
+    return pane
+
+
+@pytest.fixture
+def pane(qtbot, pane_ctx: PaneContext, sqlite_ctx: AppContext) -> SettingsPane:
+    step_up_admin(sqlite_ctx, pane_ctx.session)
+    return open_pane(qtbot, pane_ctx)
+
+
+@pytest.fixture
+def officer(sqlite_ctx: AppContext) -> SessionInfo:
+    return user_session(sqlite_ctx, "g.santos", Role.SECURITY_OFFICER)
+
+
+def test_form_shows_the_stored_settings(pane: SettingsPane) -> None:
+    defaults = SecuritySettings()
+    assert pane.spins["lockout_threshold"].value() == defaults.lockout_threshold
+    assert pane.spins["password_min_length"].value() == defaults.password_min_length
+    assert not pane.composition_check.isChecked()
+    assert not pane.save_button.isEnabled()  # nothing changed yet
+
+
+def test_out_of_range_values_are_shown_inline_and_nothing_is_saved(
+    qtbot, pane: SettingsPane, sqlite_ctx: AppContext
+) -> None:
+    pane.spins["lockout_threshold"].setValue(500)
+    pane.spins["password_min_length"].setValue(6)
+    assert pane.problem_labels["lockout_threshold"].isVisibleTo(pane)
+    assert "from 1 to 100" in pane.problem_labels["lockout_threshold"].text()
+    assert "from 8 to 64" in pane.problem_labels["password_min_length"].text()
+    pane.spins["idle_timeout_minutes"].setValue(10)  # a good change alongside the bad ones
+    assert pane.save_button.isEnabled()
+    pane.save_button.click()
+    assert pane.form_error.isVisibleTo(pane)
+    assert "Nothing was saved" in pane.form_error.text()
+    assert pane.ctx.runner.pending == 0  # the service was not even asked
+    assert stored(sqlite_ctx) == SecuritySettings()
+
+
+def test_save_changes(qtbot, pane: SettingsPane, sqlite_ctx: AppContext) -> None:
+    pane.spins["idle_timeout_minutes"].setValue(10)
+    pane.spins["lockout_threshold"].setValue(5)
+    pane.spins["password_min_length"].setValue(14)
+    pane.spins["break_glass_minutes"].setValue(30)
+    pane.composition_check.setChecked(True)
+    with qtbot.waitSignal(pane.saved, timeout=WAIT):
+        pane.save_button.click()
+    assert stored(sqlite_ctx) == dataclasses.replace(
+        SecuritySettings(),
+        idle_timeout_minutes=10,
+        lockout_threshold=5,
+        password_min_length=14,
+        break_glass_minutes=30,
+        password_composition=True,
+    )
+    assert pane.status_label.text().startswith("Saved.")
+    assert not pane.save_button.isEnabled()
+
+
+def test_undo_restores_the_stored_values(pane: SettingsPane) -> None:
+    pane.spins["lockout_minutes"].setValue(45)
+    pane.revert_button.click()
+    assert pane.spins["lockout_minutes"].value() == SecuritySettings().lockout_minutes
+    assert not pane.revert_button.isEnabled()
+
+
+def test_field_problem_checks_one_setting() -> None:
+    bad = dataclasses.replace(SecuritySettings(), lockout_threshold=101, idle_timeout_minutes=0)
+    assert "100" in field_problem(bad, "lockout_threshold")
+    assert field_problem(bad, "password_min_length") == ""
+
+
+def test_security_officer_reads_settings_and_reviews_break_glass(
+    qtbot, pane_ctx: PaneContext, sqlite_ctx: AppContext, officer: SessionInfo, settings: QSettings
+) -> None:
+    break_glass_use(sqlite_ctx)
+    pane = open_pane(qtbot, with_session(pane_ctx, officer, settings))
+    assert not pane.can_edit
+    assert pane.can_review
+    assert not pane.spins["lockout_threshold"].isEnabled()
+    assert not pane.save_button.isVisibleTo(pane)
+    assert "An emergency code" not in pane.code_status.text()  # the code was used up
+    assert "1 emergency sign-in(s) waiting for review" in pane.code_status.text()
+    assert pane.uses_model.rowCount() == 1
+    assert pane.uses_model.index(0, 3).data() == "Waiting for review"
+    assert pane.review_button.isEnabled()
+    pane.review_button.click()
+    dialog = pane.dialog
+    assert isinstance(dialog, NoteDialog)
+    assert not dialog.ok_button.isEnabled()  # a note is required
+    dialog.note_edit.setPlainText("Phone lost; called admin back, checked the audit log")
+    with qtbot.waitSignal(pane.loaded, timeout=WAIT):
+        dialog.ok_button.click()
+    assert pane.uses_model.rowCount() == 0
+    assert pane.uses_empty.isVisibleTo(pane)
+    with qtbot.waitSignal(pane.loaded, timeout=WAIT):
+        pane.show_reviewed.setChecked(True)
+    assert pane.uses_model.index(0, 3).data().startswith("Reviewed by g.santos")
+
+
+def test_break_glass_model_passes_qtmodeltester(qtmodeltester, sqlite_ctx: AppContext) -> None:
+    model = BreakGlassTableModel()
+    qtmodeltester.check(model)
+    break_glass_use(sqlite_ctx)
+    model.set_rows(sqlite_ctx.services.auth.list_break_glass(sign_in_admin(sqlite_ctx).principal))
+    qtmodeltester.check(model)
+
+
+def test_dashboard_banner_until_reviewed(
+    qtbot, pane_ctx: PaneContext, sqlite_ctx: AppContext, officer: SessionInfo
+) -> None:
+    dashboard = DashboardPane(pane_ctx)
+    qtbot.addWidget(dashboard, before_close_func=lambda p: qtbot.waitUntil(lambda: pane_ctx.runner.pending == 0))
+    show_top_level(dashboard)
+    with qtbot.waitSignal(dashboard.break_glass_loaded, timeout=WAIT) as first:
+        dashboard.activate()
+    assert first.args == [0]
+    assert not dashboard.banner.isVisibleTo(dashboard)
+
+    break_glass_use(sqlite_ctx)
+    with qtbot.waitSignal(dashboard.break_glass_loaded, timeout=WAIT) as second:
+        dashboard.refresh()
+    assert second.args == [1]
+    assert dashboard.banner.isVisibleTo(dashboard)
+    assert "1 emergency (break-glass) sign-in not reviewed yet" in dashboard.banner.text_label.text()
+    with qtbot.waitSignal(dashboard.review_requested, timeout=WAIT):
+        dashboard.banner.link.linkActivated.emit("review")
+
+    use = sqlite_ctx.services.auth.list_break_glass(officer.principal)[0]
+    sqlite_ctx.services.auth.review_break_glass(officer.principal, use.id, "Checked with the administrator")
+    with qtbot.waitSignal(dashboard.break_glass_loaded, timeout=WAIT) as third:
+        dashboard.refresh()
+    assert third.args == [0]
+    assert not dashboard.banner.isVisibleTo(dashboard)
+
+
+def test_banner_review_link_opens_the_security_page(
+    qtbot, sqlite_ctx: AppContext, admin_session: SessionInfo, settings: QSettings
+) -> None:
+    populate(sqlite_ctx, 5)
+    break_glass_use(sqlite_ctx)
+    window = MainWindow(sqlite_ctx, sign_in_admin(sqlite_ctx), settings=settings, watch_input=False)
+    qtbot.addWidget(window, before_close_func=lambda w: qtbot.waitUntil(lambda: w.runner.pending == 0))
+    window.show()
+    with qtbot.waitSignal(window.dashboard.break_glass_loaded, timeout=WAIT):
+        window.show_pane(window.panes.index(window.dashboard))
+    assert window.dashboard.banner.isVisibleTo(window)
+    assert window.security is not None
+    with qtbot.waitSignal(window.security.loaded, timeout=WAIT):
+        window.dashboard.banner.review_requested.emit()
+    assert window.current_pane is window.security
+    qtbot.waitUntil(lambda: window.runner.pending == 0, timeout=WAIT)
