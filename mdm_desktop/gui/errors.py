@@ -1,4 +1,14 @@
-"""The one place errors reach the user: plain words, what to do, details on request."""
+"""The one place errors reach the user: plain words, what to do, details on request.
+
+Two console-security errors are answered elsewhere and do not open a message box here:
+
+- ``SessionEndedError`` when the window shows the lock screen for it
+  (:attr:`ErrorReporter.session_end_shown_elsewhere`);
+- :class:`StepUpCancelledError`: the person closed the step-up dialog, they know.
+
+A ``StepUpRequiredError`` normally never gets here: the main window's runner asks for a
+fresh code and retries the call (see :mod:`mdm_desktop.gui.dialogs.step_up_dialog`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +19,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from mdm_desktop.domain.accounts import SessionEndedError, StepUpRequiredError
 from mdm_desktop.domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -31,6 +42,15 @@ _TITLES: dict[type[MdmError], str] = {
     StoreError: "Database problem",
     KeyMaterialError: "Encryption key problem",
 }
+
+
+class StepUpCancelledError(StepUpRequiredError):
+    """The action needed a fresh authenticator code and the person cancelled the step-up dialog."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(action)
+        self.message = "The action was not done: it needs a fresh code from your authenticator app."
+        self.hint = "Try again when you have the app at hand."
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +83,20 @@ class ErrorReporter:
     def __init__(self, parent: QWidget) -> None:
         self._parent = parent
         self.last: ErrorText | None = None
+        self.session_end_shown_elsewhere = False
+        """True when the window answers ``SessionEndedError`` with its lock screen."""
+
+    def is_shown_elsewhere(self, exc: BaseException) -> bool:
+        """True for errors another part of the window already answers (see the module docstring)."""
+        if isinstance(exc, StepUpCancelledError):
+            return True
+        return self.session_end_shown_elsewhere and isinstance(exc, SessionEndedError)
 
     def report(self, exc: BaseException) -> None:
         """Log ``exc`` and show it to the user."""
+        if self.is_shown_elsewhere(exc):
+            log.info("%s: %s (answered elsewhere)", type(exc).__name__, exc)
+            return
         text = describe_error(exc)
         self.last = text
         if isinstance(exc, MdmError):

@@ -1,4 +1,8 @@
-"""Start the console: the QApplication, sign-in (or first-run set-up), then the main window."""
+"""Start the console: the QApplication, sign-in (or the first-run set-up wizard), then the main window.
+
+An account without an authenticator (after an MFA reset) goes through the enrolment pages of the
+set-up wizard right after signing in, before the main window opens.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.gui.dialogs.first_admin_dialog import FirstAdminDialog
 from mdm_desktop.gui.dialogs.login_dialog import LoginDialog
+from mdm_desktop.gui.dialogs.setup_wizard import SetupWizard
 from mdm_desktop.gui.errors import describe_error
 from mdm_desktop.gui.main_window import MainWindow
 from mdm_desktop.gui.resources import app_icon, stylesheet
@@ -67,10 +71,8 @@ def configure_application(app: QApplication) -> None:
     app.setWindowIcon(app_icon())
 
 
-def sign_in_dialog(
-    ctx: AppContext, runner: TaskRunner, parent: QWidget | None = None
-) -> LoginDialog | FirstAdminDialog:
-    """The first-administrator dialog on an empty store, the login dialog otherwise.
+def sign_in_dialog(ctx: AppContext, runner: TaskRunner, parent: QWidget | None = None) -> LoginDialog | SetupWizard:
+    """The set-up wizard on an empty store, the login dialog otherwise.
 
     ``needs_first_admin`` is one quick query, run before the window exists.
 
@@ -79,7 +81,7 @@ def sign_in_dialog(
     """
     description = ctx.location.description
     if ctx.services.auth.needs_first_admin():
-        return FirstAdminDialog(ctx.services.auth, runner, parent, store_description=description)
+        return SetupWizard(ctx.services.auth, runner, parent, store_description=description)
     return LoginDialog(ctx.services.auth, runner, parent, store_description=description)
 
 
@@ -134,9 +136,18 @@ def sign_in(ctx: AppContext) -> SessionInfo | None:
             _show_fatal(exc)
             return None
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
-        session = dialog.session if accepted else None
+        session = dialog.session
         dialog.deleteLater()
-        return session
+        if accepted and session is not None and not session.mfa_enrolled:
+            enrolment = SetupWizard(ctx.services.auth, runner, session=session)
+            accepted = enrolment.exec() == QDialog.DialogCode.Accepted
+            session = enrolment.session
+            enrolment.deleteLater()
+        if not accepted and session is not None:
+            # A wizard closed half-way may have signed in: do not leave that session open.
+            sessions, principal = ctx.services.sessions, session.principal
+            runner.submit(lambda: sessions.sign_out(principal), on_error=lambda exc: log.info("Sign-out: %s", exc))
+        return session if accepted else None
     finally:
         runner.shutdown()
         runner.deleteLater()

@@ -7,7 +7,7 @@ many devices there are.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QStackedWidget,
@@ -24,15 +25,22 @@ from PySide6.QtWidgets import (
 from mdm_desktop import __version__
 from mdm_desktop.app import AppContext
 from mdm_desktop.domain.accounts import Permission
+from mdm_desktop.gui.dialogs.step_up_dialog import StepUpHandler
 from mdm_desktop.gui.errors import ErrorReporter
+from mdm_desktop.gui.panes.access_requests_pane import AccessRequestsPane
 from mdm_desktop.gui.panes.audit_pane import AuditPane
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.panes.catalog_pane import CatalogPane
 from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
 from mdm_desktop.gui.panes.devices_pane import DevicesPane, count_text
 from mdm_desktop.gui.panes.policies_pane import PoliciesPane
+from mdm_desktop.gui.panes.settings_pane import SettingsPane
+from mdm_desktop.gui.panes.users_pane import UsersPane
 from mdm_desktop.gui.resources import app_icon, icon
+from mdm_desktop.gui.session import LOCKED_BY_USER, SessionHolder, SessionMonitor, lock_reason_text
 from mdm_desktop.gui.tasks import TaskRunner
+from mdm_desktop.gui.widgets.lock_screen import LockScreen
+from mdm_desktop.services.clock import Clock, utc_now
 from mdm_desktop.services.dto import DeviceQuery, SessionInfo
 
 SETTINGS_GROUP = "main_window"
@@ -62,6 +70,13 @@ class MainWindow(QMainWindow):
         ctx: The opened application (services and where the store is).
         session: The signed-in user.
         settings: Where geometry and view state are remembered (default: the user's settings).
+        clock: UTC time for the session lock (tests pass the services' clock).
+        watch_input: Count key presses and clicks anywhere in the application as activity.
+
+    The session lock (:mod:`mdm_desktop.gui.session`): when the session ends (idle, lifetime,
+    revoked) or the user locks it (Ctrl+Shift+L), :attr:`body` switches from the panes to the
+    :class:`LockScreen`, the status bar hides and the menus are disabled; the panes keep their
+    state. Signing in again replaces the session in :attr:`session_holder`, which every pane reads.
 
     Signals:
         device_count_changed(int): the status bar's device count was refreshed.
@@ -76,14 +91,23 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         settings: QSettings | None = None,
+        clock: Clock = utc_now,
+        watch_input: bool = True,
     ) -> None:
         super().__init__(parent)
         self.app_ctx = ctx
-        self.session = session
+        self.session_holder = SessionHolder(session, self)
         self.settings = settings if settings is not None else QSettings()
         self.runner = TaskRunner(self)
         self.errors = ErrorReporter(self)
+        self.errors.session_end_shown_elsewhere = True
         self.runner.default_error_handler = self.errors.report
+        self.step_up = StepUpHandler(ctx.services.sessions, self.session_holder, self.runner, self)
+        self.monitor = SessionMonitor(
+            ctx.services.sessions, self.session_holder, self.runner, self, clock=clock, watch_input=watch_input
+        )
+        self.monitor.locked.connect(self._session_locked)
+        self._disabled_while_locked: list[QAction] = []
         self.device_count: int | None = None
         self._count_generation = 0
         self._closed = False
@@ -93,7 +117,12 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
 
         pane_ctx = PaneContext(
-            services=ctx.services, session=session, runner=self.runner, errors=self.errors, settings=self.settings
+            services=ctx.services,
+            session=session,
+            runner=self.runner,
+            errors=self.errors,
+            settings=self.settings,
+            holder=self.session_holder,
         )
         self.devices = DevicesPane(pane_ctx)
         self.policies = PoliciesPane(pane_ctx)
@@ -102,6 +131,17 @@ class MainWindow(QMainWindow):
         self.dashboard = DashboardPane(pane_ctx)
         self.panes: tuple[Pane, ...] = (self.devices, self.policies, self.catalog, self.audit, self.dashboard)
         self.dashboard.devices_requested.connect(self.show_devices)
+        # Administration panes: only for those who may read them (the services refuse the rest anyway).
+        can = session.principal.can
+        self.users = UsersPane(pane_ctx) if can(Permission.USERS_READ) else None
+        self.access_requests = (
+            AccessRequestsPane(pane_ctx) if can(Permission.ACCESS_REQUEST) or can(Permission.ACCESS_APPROVE) else None
+        )
+        self.security = (
+            SettingsPane(pane_ctx) if can(Permission.SETTINGS_MANAGE) or can(Permission.EMERGENCY_REVIEW) else None
+        )
+        self.panes += tuple(p for p in (self.users, self.access_requests, self.security) if p is not None)
+        self.dashboard.review_requested.connect(self.show_break_glass_review)
 
         # ---- navigation + stack
         self.navigation = QListWidget()
@@ -124,7 +164,14 @@ class MainWindow(QMainWindow):
         row.setSpacing(0)
         row.addWidget(self.navigation)
         row.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
+        self.lock_screen = LockScreen(ctx.services.auth, self.runner)
+        self.lock_screen.unlocked.connect(self._unlocked)
+        self.lock_screen.sign_out_requested.connect(self.sign_out)
+        self.body = QStackedWidget()
+        self.body.setObjectName("windowBody")
+        self.body.addWidget(central)
+        self.body.addWidget(self.lock_screen)
+        self.setCentralWidget(self.body)
 
         self._build_menus()
         self._build_status_bar()
@@ -138,6 +185,7 @@ class MainWindow(QMainWindow):
             start_index = 0
         self.show_pane(start_index if 0 <= start_index < len(self.panes) else 0)
         self.refresh_device_count()
+        self.monitor.start()
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -149,6 +197,16 @@ class MainWindow(QMainWindow):
         self.refresh_action.setStatusTip("Load the current view again from the store")
         self.refresh_action.triggered.connect(self.refresh)
         file_menu.addAction(self.refresh_action)
+        file_menu.addSeparator()
+        self.lock_action = QAction("&Lock now", self)
+        self.lock_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
+        self.lock_action.setStatusTip("Hide everything until you sign in again")
+        self.lock_action.triggered.connect(self.lock_now)
+        file_menu.addAction(self.lock_action)
+        self.sign_out_action = QAction("Sign &out", self)
+        self.sign_out_action.setStatusTip("End your session and close MDM Desktop")
+        self.sign_out_action.triggered.connect(self.sign_out)
+        file_menu.addAction(self.sign_out_action)
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -182,8 +240,14 @@ class MainWindow(QMainWindow):
         self.store_label.setText(self.app_ctx.location.description)
         self.store_label.setToolTip("Where this console reads and writes its data")
         user_box, self.user_label = _status_label("user", "userLabel")
-        self.user_label.setText(f"{self.session.username} ({self.session.role.label})")
         self.user_label.setToolTip("Signed-in user and role")
+        self.break_glass_badge = QLabel()
+        self.break_glass_badge.setObjectName("breakGlassBadge")
+        self.break_glass_badge.setTextFormat(Qt.TextFormat.PlainText)
+        self.break_glass_badge.setToolTip(
+            "Signed in with the emergency code. This session is audited and will be reviewed by the security officer."
+        )
+        self._show_session_labels()
         count_box, self.count_label = _status_label("devices", "deviceCountLabel")
         self.count_label.setText("Counting devices…")
         self.busy = QProgressBar()
@@ -197,6 +261,73 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.busy)
         bar.addPermanentWidget(count_box)
         bar.addPermanentWidget(user_box)
+        bar.addPermanentWidget(self.break_glass_badge)
+
+    # ---- session -------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> SessionInfo:
+        """The current session (replaced after the lock screen signs the user in again)."""
+        return self.session_holder.session
+
+    @property
+    def is_locked(self) -> bool:
+        """True while the lock screen covers the window."""
+        return self.body.currentWidget() is self.lock_screen
+
+    def _show_session_labels(self) -> None:
+        session = self.session
+        self.user_label.setText(f"{session.username} ({session.role_label or session.role.label})")
+        if session.break_glass:
+            ends = session.expires_at.astimezone().strftime("%H:%M") if session.expires_at is not None else "soon"
+            self.break_glass_badge.setText(f"Emergency access: ends {ends}")
+        self.break_glass_badge.setVisible(session.break_glass)
+
+    def lock_now(self) -> None:
+        """Lock the console at once and end the session (signing in again opens a new one)."""
+        if self.monitor.is_locked:
+            return
+        sessions, principal = self.app_ctx.services.sessions, self.session.principal
+        self.monitor.lock(LOCKED_BY_USER)
+        self.runner.submit(lambda: sessions.sign_out(principal), on_error=lambda _exc: None)
+
+    def sign_out(self) -> None:
+        """End the session and close the console."""
+        sessions, principal = self.app_ctx.services.sessions, self.session.principal
+        self.sign_out_action.setEnabled(False)
+        self.runner.submit(lambda: sessions.sign_out(principal), on_done=self._close_later, on_error=self._close_later)
+
+    def _close_later(self, _result: object) -> None:
+        QTimer.singleShot(0, self.close)
+
+    def _session_locked(self, reason: str) -> None:
+        if self.step_up.dialog is not None:
+            self.step_up.dialog.reject()  # the session is over: the code could not be checked any more
+        self.lock_screen.prepare(self.session, lock_reason_text(reason))
+        self.body.setCurrentWidget(self.lock_screen)
+        self.statusBar().setVisible(False)
+        self._disabled_while_locked = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            actions = [menu_action, *(menu.actions() if isinstance(menu, QMenu) else [])]
+            for action in actions:
+                if action is self.quit_action or action.isSeparator() or not action.isEnabled():
+                    continue
+                action.setEnabled(False)
+                self._disabled_while_locked.append(action)
+        self.menuBar().setEnabled(False)
+        self.lock_screen.password.setFocus()
+
+    def _unlocked(self, session: SessionInfo) -> None:
+        self.monitor.unlocked(session)
+        for action in self._disabled_while_locked:
+            action.setEnabled(True)
+        self._disabled_while_locked = []
+        self.menuBar().setEnabled(True)
+        self._show_session_labels()
+        self.body.setCurrentIndex(0)
+        self.statusBar().setVisible(True)
+        self.refresh_device_count()
 
     # ---- navigation ----------------------------------------------------------------------------
 
@@ -220,6 +351,11 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(index)
         self.pane_actions[index].setChecked(True)
         self.panes[index].activate()
+
+    def show_break_glass_review(self) -> None:
+        """Open the Security pane (its emergency sign-in review), when this user may see it."""
+        if self.security is not None:
+            self.show_pane(self.panes.index(self.security))
 
     def show_devices(self, query: object) -> None:
         """Open the Devices pane filtered by ``query`` (a :class:`DeviceQuery` from the dashboard)."""
@@ -300,6 +436,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
+            self.monitor.stop()
+            self.step_up.uninstall()
             self.save_state()
             self.devices.model.shutdown()
             self.runner.shutdown()

@@ -1,4 +1,4 @@
-"""Sign-in dialogs: first administrator (validation, success, conflict) and login (failure, success)."""
+"""Sign-in dialog basics (failure, success, cancel) and which dialog the console starts with."""
 
 from __future__ import annotations
 
@@ -6,22 +6,12 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.accounts import Role
-from mdm_desktop.gui.dialogs.first_admin_dialog import MISMATCH, FirstAdminDialog
 from mdm_desktop.gui.dialogs.login_dialog import LoginDialog
+from mdm_desktop.gui.dialogs.setup_wizard import SetupWizard
 from mdm_desktop.gui.launch import APPLICATION, ORGANIZATION, configure_application, sign_in_dialog
 from mdm_desktop.gui.tasks import TaskRunner
 from mdm_desktop.services.auth import SIGN_IN_FAILED
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, sign_in_admin
-
-GOOD_PASSWORD = "a long enough passphrase"
-
-
-def first_admin_dialog(qtbot, ctx: AppContext, runner: TaskRunner) -> FirstAdminDialog:
-    dialog = FirstAdminDialog(ctx.services.auth, runner, store_description=ctx.location.description)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    return dialog
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, sign_in_admin, totp_code
 
 
 def login_dialog(qtbot, ctx: AppContext, runner: TaskRunner) -> LoginDialog:
@@ -29,65 +19,6 @@ def login_dialog(qtbot, ctx: AppContext, runner: TaskRunner) -> LoginDialog:
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
-
-
-def test_first_admin_validates_inline(qtbot, sqlite_ctx: AppContext, runner: TaskRunner) -> None:
-    dialog = first_admin_dialog(qtbot, sqlite_ctx, runner)
-    assert not dialog.create_button.isEnabled()
-    assert not dialog.username_problems.isVisible()  # nothing typed yet: nothing to complain about
-
-    qtbot.keyClicks(dialog.username, "it admin")
-    assert dialog.username_problems.isVisible()
-    assert "letters, digits" in dialog.username_problems.text()
-
-    dialog.username.setText("it.admin")
-    assert not dialog.username_problems.isVisible()
-    qtbot.keyClicks(dialog.password, "short")
-    assert "at least 12 characters" in dialog.password_problems.text()
-    dialog.password.setText("it.admin-password")
-    assert "user name" in dialog.password_problems.text()
-
-    dialog.password.setText(GOOD_PASSWORD)
-    assert not dialog.password_problems.isVisible()
-    qtbot.keyClicks(dialog.repeat, GOOD_PASSWORD[:-1])
-    assert dialog.repeat_problems.text() == MISMATCH
-    assert not dialog.create_button.isEnabled()
-
-    qtbot.keyClicks(dialog.repeat, GOOD_PASSWORD[-1])
-    assert not dialog.repeat_problems.isVisible()
-    assert dialog.create_button.isEnabled()
-    assert dialog.is_valid()
-
-
-def test_first_admin_creates_and_signs_in(qtbot, sqlite_ctx: AppContext, runner: TaskRunner) -> None:
-    dialog = first_admin_dialog(qtbot, sqlite_ctx, runner)
-    dialog.username.setText("it.admin")
-    dialog.password.setText(GOOD_PASSWORD)
-    dialog.repeat.setText(GOOD_PASSWORD)
-    with qtbot.waitSignal(dialog.accepted, timeout=10_000):
-        dialog.create_button.click()
-        assert dialog.working  # the work runs on the runner, not on the GUI thread
-        assert dialog.busy.isVisible()
-        assert not dialog.username.isEnabled()
-    assert dialog.session is not None
-    assert dialog.session.username == "it.admin"
-    assert dialog.session.role is Role.ADMINISTRATOR
-    assert not sqlite_ctx.services.auth.needs_first_admin()
-
-
-def test_first_admin_refused_when_an_account_appeared(qtbot, sqlite_ctx: AppContext, runner: TaskRunner) -> None:
-    dialog = first_admin_dialog(qtbot, sqlite_ctx, runner)
-    sign_in_admin(sqlite_ctx)  # someone else finished set-up meanwhile
-    dialog.username.setText("second")
-    dialog.password.setText(GOOD_PASSWORD)
-    dialog.repeat.setText(GOOD_PASSWORD)
-    with qtbot.waitSignal(dialog.failed, timeout=10_000) as blocker:
-        dialog.submit()
-    assert dialog.error.isVisible()
-    assert "already has an administrator" in blocker.args[0]
-    assert dialog.session is None
-    assert dialog.result() == 0
-    assert dialog.create_button.isEnabled()
 
 
 def test_login_failure_shows_plain_inline_message(qtbot, sqlite_ctx: AppContext, runner: TaskRunner) -> None:
@@ -128,6 +59,7 @@ def test_login_success(qtbot, sqlite_ctx: AppContext, runner: TaskRunner) -> Non
     dialog = login_dialog(qtbot, sqlite_ctx, runner)
     dialog.username.setText(ADMIN_USER)
     dialog.password.setText(ADMIN_PASSWORD)
+    dialog.code.setText(totp_code(sqlite_ctx))
     with qtbot.waitSignal(dialog.accepted, timeout=10_000):
         dialog.sign_in_button.click()
     assert dialog.session is not None
@@ -149,7 +81,7 @@ def test_cancel_while_signing_in_drops_the_result(qtbot, sqlite_ctx: AppContext,
 def test_start_asks_for_the_first_admin_only_on_an_empty_store(qtbot, sqlite_ctx: AppContext, runner) -> None:
     first = sign_in_dialog(sqlite_ctx, runner)
     qtbot.addWidget(first)
-    assert isinstance(first, FirstAdminDialog)
+    assert isinstance(first, SetupWizard)
     sign_in_admin(sqlite_ctx)
     second = sign_in_dialog(sqlite_ctx, runner)
     qtbot.addWidget(second)

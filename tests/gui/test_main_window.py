@@ -9,17 +9,30 @@ from PySide6.QtGui import QKeySequence
 from mdm_desktop.app import AppContext
 from mdm_desktop.domain.devices import ComplianceState
 from mdm_desktop.gui.main_window import SETTINGS_GROUP, MainWindow
+from mdm_desktop.gui.panes.access_requests_pane import AccessRequestsPane
 from mdm_desktop.gui.panes.audit_pane import AuditPane
 from mdm_desktop.gui.panes.catalog_pane import CatalogPane
 from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
 from mdm_desktop.gui.panes.devices_pane import DevicesPane
 from mdm_desktop.gui.panes.policies_pane import PoliciesPane
+from mdm_desktop.gui.panes.settings_pane import SettingsPane
+from mdm_desktop.gui.panes.users_pane import UsersPane
 from mdm_desktop.gui.resources import icon, icon_names, stylesheet
 from mdm_desktop.services.dto import DeviceQuery, SessionInfo
 from tests.gui.fleet import Fleet, populate
 
 WAIT = 10_000
-PANE_TYPES = (DevicesPane, PoliciesPane, CatalogPane, AuditPane, DashboardPane)
+PANE_TYPES = (
+    DevicesPane,
+    PoliciesPane,
+    CatalogPane,
+    AuditPane,
+    DashboardPane,
+    UsersPane,
+    AccessRequestsPane,
+    SettingsPane,
+)
+"""An administrator's panes (the last three are shown only to those who may read them)."""
 
 
 def open_window(qtbot, ctx: AppContext, session: SessionInfo, settings: QSettings) -> MainWindow:
@@ -43,9 +56,18 @@ def window(qtbot, sqlite_ctx: AppContext, fleet: Fleet, admin_session: SessionIn
 
 
 def test_every_navigation_entry_switches_pane(qtbot, window: MainWindow) -> None:
-    assert window.navigation.count() == 5
-    titles = [window.navigation.item(i).text() for i in range(5)]
-    assert titles == ["Devices", "Policies", "App catalog", "Audit log", "Dashboard"]
+    assert window.navigation.count() == len(PANE_TYPES)
+    titles = [window.navigation.item(i).text() for i in range(len(PANE_TYPES))]
+    assert titles == [
+        "Devices",
+        "Policies",
+        "App catalog",
+        "Audit log",
+        "Dashboard",
+        "Users",
+        "Access requests",
+        "Security",
+    ]
     for i, pane_type in enumerate(PANE_TYPES):
         window.navigation.setCurrentRow(i)
         assert isinstance(window.stack.currentWidget(), pane_type)
@@ -58,7 +80,7 @@ def test_every_navigation_entry_switches_pane(qtbot, window: MainWindow) -> None
 def test_view_menu_actions_and_shortcuts(qtbot, window: MainWindow) -> None:
     for i, action in enumerate(window.pane_actions):
         assert action.shortcut() == QKeySequence(f"Ctrl+{i + 1}")
-    for i in reversed(range(5)):
+    for i in reversed(range(len(PANE_TYPES))):
         window.pane_actions[i].trigger()
         assert window.stack.currentIndex() == i
         assert window.navigation.currentRow() == i

@@ -1,8 +1,14 @@
-"""Sign-in: user name and password, checked off the GUI thread; failures shown inline in plain words."""
+"""Sign-in: user name, password and an authenticator or recovery code, checked off the GUI thread.
+
+Every failure shows the same plain message (the service gives it), so the dialog never tells
+which part was wrong. "Emergency access..." opens the break-glass sign-in
+(:class:`mdm_desktop.gui.dialogs.break_glass_dialog.BreakGlassDialog`).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,6 +32,9 @@ from mdm_desktop.services.auth import AuthService
 from mdm_desktop.services.dto import SessionInfo
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from mdm_desktop.gui.dialogs.break_glass_dialog import BreakGlassDialog as BreakGlassDialogType
 
 
 def plain_label(text: str = "", object_name: str = "", *, wrap: bool = False) -> QLabel:
@@ -88,16 +97,22 @@ def error_text(exc: BaseException) -> str:
     return f"{text.message} {text.hint}".strip()
 
 
-class LoginDialog(QDialog):
-    """Asks for a user name and password and signs in through the task runner.
+CODE_PLACEHOLDER = "6-digit code from your app, or a recovery code"
 
-    After ``exec()`` returns ``Accepted``, :attr:`session` holds the signed-in session.
+
+class LoginDialog(QDialog):
+    """Asks for user name, password and code and signs in through the task runner.
+
+    After ``exec()`` returns ``Accepted``, :attr:`session` holds the signed-in session (a
+    break-glass session when the emergency sign-in was used).
 
     Signals:
         failed(str): sign-in failed; the argument is the inline message shown.
+        emergency_opened(object): the break-glass dialog just opened (tests answer it).
     """
 
     failed = Signal(str)
+    emergency_opened = Signal(object)
 
     def __init__(
         self,
@@ -113,11 +128,12 @@ class LoginDialog(QDialog):
         self._runner = runner
         self._task: Task | None = None
         self.session: SessionInfo | None = None
+        self.emergency: BreakGlassDialogType | None = None
 
         self.setWindowTitle("Sign in · MDM Desktop")
         self.setWindowIcon(app_icon())
         self.setModal(True)
-        self.setFixedWidth(460)
+        self.setFixedWidth(480)
 
         self.username = QLineEdit(username)
         self.username.setObjectName("username")
@@ -128,10 +144,26 @@ class LoginDialog(QDialog):
         self.password.setPlaceholderText("Password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setMaxLength(256)
+        self.code = QLineEdit()
+        self.code.setObjectName("code")
+        self.code.setPlaceholderText(CODE_PLACEHOLDER)
+        self.code.setMaxLength(32)
+        self.code.setToolTip(
+            "The six-digit code your authenticator app shows for MDM Desktop now. Lost your phone? "
+            "Enter one of your recovery codes instead (each works once)."
+        )
 
         self.error = plain_label("", "errorText", wrap=True)
         self.error.setVisible(False)
         self.busy = busy_bar()
+
+        self.emergency_button = QPushButton("Emergency access…")
+        self.emergency_button.setObjectName("emergencyButton")
+        self.emergency_button.setFlat(True)
+        self.emergency_button.setAutoDefault(False)
+        self.emergency_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.emergency_button.setToolTip("For an administrator who cannot use an authenticator: uses the sealed code")
+        self.emergency_button.clicked.connect(self.open_emergency)
 
         self.buttons = QDialogButtonBox()
         self.sign_in_button = QPushButton("Sign in")
@@ -149,6 +181,12 @@ class LoginDialog(QDialog):
         form.setVerticalSpacing(10)
         form.addRow("&User name:", self.username)
         form.addRow("&Password:", self.password)
+        form.addRow("&Code:", self.code)
+
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.emergency_button)
+        bottom.addStretch(1)
+        bottom.addWidget(self.buttons)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 22, 24, 18)
@@ -157,7 +195,7 @@ class LoginDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.busy)
-        layout.addWidget(self.buttons)
+        layout.addLayout(bottom)
 
         self.username.textChanged.connect(self._update_enabled)
         self.password.textChanged.connect(self._update_enabled)
@@ -174,11 +212,30 @@ class LoginDialog(QDialog):
         if self._task is not None or not self._inputs_complete():
             return
         username, password = self.username.text().strip(), self.password.text()
+        code = self.code.text().strip() or None
         auth = self._auth
         self._set_working(True)
         self._task = self._runner.submit(
-            lambda: auth.sign_in(username, password), on_done=self._signed_in, on_error=self._sign_in_failed
+            lambda: auth.sign_in(username, password, code), on_done=self._signed_in, on_error=self._sign_in_failed
         )
+
+    def open_emergency(self) -> None:
+        """Open the break-glass sign-in; when it succeeds this dialog is accepted with its session."""
+        from mdm_desktop.gui.dialogs.break_glass_dialog import BreakGlassDialog  # a cycle otherwise
+
+        if self.emergency is not None:
+            self.emergency.deleteLater()
+        dialog = BreakGlassDialog(self._auth, self._runner, self, username=self.username.text().strip())
+        dialog.finished.connect(self._emergency_finished)
+        self.emergency = dialog
+        dialog.open()
+        self.emergency_opened.emit(dialog)
+
+    def _emergency_finished(self, result: int) -> None:
+        dialog = self.emergency
+        if dialog is None or result != QDialog.DialogCode.Accepted or dialog.session is None:
+            return
+        self._signed_in(dialog.session)
 
     def _signed_in(self, session: SessionInfo) -> None:
         self._task = None
@@ -193,6 +250,7 @@ class LoginDialog(QDialog):
         self.error.setText(message)
         self.error.setVisible(True)
         self.password.clear()
+        self.code.clear()
         self.password.setFocus()
         fit_height(self)
         self.failed.emit(message)
@@ -205,8 +263,8 @@ class LoginDialog(QDialog):
 
     def _set_working(self, working: bool) -> None:
         self.busy.setVisible(working)
-        self.username.setEnabled(not working)
-        self.password.setEnabled(not working)
+        for widget in (self.username, self.password, self.code, self.emergency_button):
+            widget.setEnabled(not working)
         if working:
             self.error.setVisible(False)
         self._update_enabled()

@@ -19,9 +19,10 @@ from PySide6.QtGui import QColor
 from mdm_desktop.domain.audit import Outcome
 from mdm_desktop.gui.models.keyset_table_model import PAGE_SIZE, KeysetTableModel, PageLoader
 from mdm_desktop.gui.models.row_table_model import ROW_ROLE
+from mdm_desktop.gui.session import SessionSource, current_session
 from mdm_desktop.gui.tasks import TaskRunner
 from mdm_desktop.services.audit import AuditService
-from mdm_desktop.services.dto import AuditCursor, AuditEntryInfo, AuditQuery, SessionInfo
+from mdm_desktop.services.dto import AuditCursor, AuditEntryInfo, AuditQuery
 
 ENTRY_ROLE = ROW_ROLE
 """``data(index, ENTRY_ROLE)`` returns the row's :class:`AuditEntryInfo`."""
@@ -72,7 +73,7 @@ class AuditTableModel(KeysetTableModel[AuditEntryInfo, AuditCursor, AuditQuery])
     def __init__(
         self,
         audit: AuditService,
-        session: SessionInfo,
+        session: SessionSource,
         runner: TaskRunner,
         parent: QObject | None = None,
         *,
@@ -89,7 +90,7 @@ class AuditTableModel(KeysetTableModel[AuditEntryInfo, AuditCursor, AuditQuery])
     def _page_loader(
         self, query: AuditQuery, after: AuditCursor | None, limit: int
     ) -> PageLoader[AuditEntryInfo, AuditCursor]:
-        audit, principal = self._audit, self._session.principal
+        audit, principal = self._audit, current_session(self._session).principal
         return lambda: audit.list_page(principal, query, after=after, limit=limit)
 
     # ---- cells -------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ class AuditPane(Pane):
         top.addStretch(1)
         top.addWidget(self.refresh_button)
 
-        self.model = AuditTableModel(ctx.services.audit, ctx.session, ctx.runner, self, on_error=ctx.errors.report)
+        self.model = AuditTableModel(ctx.services.audit, ctx.holder, ctx.runner, self, on_error=ctx.errors.report)
         self.filter_bar = self._build_filter_bar()
         self.filter_error = QLabel("")
         self.filter_error.setObjectName("errorText")

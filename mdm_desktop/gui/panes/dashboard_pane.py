@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mdm_desktop.domain.accounts import Permission
 from mdm_desktop.domain.devices import ComplianceState
 from mdm_desktop.gui.charts.base import ChartCanvas
 from mdm_desktop.gui.charts.compliance_chart import ComplianceChart
@@ -29,7 +30,7 @@ from mdm_desktop.gui.charts.platform_chart import PlatformChart
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
-from mdm_desktop.services.dto import ComplianceSummary, DeviceQuery
+from mdm_desktop.services.dto import BreakGlassUseInfo, ComplianceSummary, DeviceQuery
 
 _TILE_STYLE = """
 QFrame#summaryTile { background: #ffffff; border: 1px solid #d3d9e1; border-radius: 6px; }
@@ -37,6 +38,61 @@ QFrame#summaryTile[clickable="true"]:hover { border-color: #4a8bc0; background: 
 QLabel#tileValue { font-size: 20pt; font-weight: bold; border: none; background: transparent; }
 QLabel#tileCaption { color: #5b6878; border: none; background: transparent; }
 """
+
+_BANNER_STYLE = """
+QFrame#breakGlassBanner { background: #fff4e0; border: 1px solid #e0a040; border-radius: 6px; }
+QFrame#breakGlassBanner QLabel { background: transparent; border: none; color: #5a3a00; }
+"""
+
+
+class BreakGlassBanner(QFrame):
+    """A warning that emergency sign-ins wait for review, with a Review link; hidden when none wait.
+
+    Signals:
+        review_requested: the Review link was clicked.
+    """
+
+    review_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("breakGlassBanner")
+        self.setStyleSheet(_BANNER_STYLE)
+        picture = QLabel()
+        picture.setPixmap(icon("warning").pixmap(20, 20))
+        self.text_label = QLabel("")
+        self.text_label.setObjectName("breakGlassText")
+        self.text_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.text_label.setWordWrap(True)
+        self.link = QLabel('<a href="review">Review…</a>')
+        self.link.setObjectName("breakGlassReviewLink")
+        self.link.setTextFormat(Qt.TextFormat.RichText)
+        self.link.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.link.setToolTip("Open the emergency sign-in review on the Security page")
+        self.link.linkActivated.connect(lambda _href: self.review_requested.emit())
+        row = QHBoxLayout(self)
+        row.setContentsMargins(12, 8, 12, 8)
+        row.setSpacing(10)
+        row.addWidget(picture)
+        row.addWidget(self.text_label, 1)
+        row.addWidget(self.link)
+        self.setVisible(False)
+
+    def show_uses(self, uses: tuple[BreakGlassUseInfo, ...]) -> None:
+        """Show the banner for ``uses`` not yet reviewed (hide it when there are none)."""
+        waiting = [u for u in uses if not u.reviewed]
+        if not waiting:
+            self.text_label.setText("")
+            self.setVisible(False)
+            return
+        latest = max(waiting, key=lambda u: u.used_at)
+        when = latest.used_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        count = "1 emergency (break-glass) sign-in" if len(waiting) == 1 else f"{len(waiting)} emergency sign-ins"
+        self.text_label.setText(
+            f"{count} not reviewed yet; the latest by {latest.used_by} on {when}. "
+            "A security officer should check who used the emergency code and why."
+        )
+        self.setVisible(True)
 
 
 class SummaryTile(QFrame):
@@ -98,11 +154,18 @@ class DashboardPane(Pane):
     devices_requested = Signal(object)
     summary_loaded = Signal(object)
     """Emitted with the :class:`ComplianceSummary` after the pane has drawn it."""
+    break_glass_loaded = Signal(int)
+    """Emitted with the number of unreviewed emergency sign-ins after the banner was updated."""
+    review_requested = Signal()
+    """The banner's Review link was clicked (the main window opens the Security page)."""
 
     def __init__(self, ctx: PaneContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.summary: ComplianceSummary | None = None
         self._task: Task | None = None
+        self._banner_task: Task | None = None
+        self.banner = BreakGlassBanner()
+        self.banner.review_requested.connect(self.review_requested)
 
         heading = QLabel(self.title)
         heading.setObjectName("paneTitle")
@@ -161,6 +224,7 @@ class DashboardPane(Pane):
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(10)
         layout.addLayout(top)
+        layout.addWidget(self.banner)
         layout.addLayout(tiles_row)
         layout.addLayout(grid, 1)
         layout.addWidget(hint)
@@ -186,6 +250,30 @@ class DashboardPane(Pane):
         self._task = self.ctx.runner.submit(
             lambda: compliance.summary(principal), on_done=self._show, on_error=self._failed
         )
+        self.refresh_banner()
+
+    def refresh_banner(self) -> None:
+        """Look for unreviewed emergency sign-ins (for users who may read the audit trail)."""
+        principal = self.ctx.session.principal
+        if not principal.can(Permission.AUDIT_READ):
+            return
+        if self._banner_task is not None:
+            self._banner_task.cancel()
+        auth = self.ctx.services.auth
+        self._banner_task = self.ctx.runner.submit(
+            lambda: auth.list_break_glass(principal, unreviewed_only=True),
+            on_done=self._banner_arrived,
+            on_error=self._banner_failed,
+        )
+
+    def _banner_arrived(self, uses: tuple[BreakGlassUseInfo, ...]) -> None:
+        self._banner_task = None
+        self.banner.show_uses(uses)
+        self.break_glass_loaded.emit(sum(1 for u in uses if not u.reviewed))
+
+    def _banner_failed(self, exc: BaseException) -> None:
+        self._banner_task = None
+        self.ctx.errors.report(exc)
 
     def _failed(self, exc: BaseException) -> None:
         self._task = None

@@ -380,14 +380,13 @@ class DevicesPane(Pane):
 
     def __init__(self, ctx: PaneContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        self._principal = ctx.session.principal
         self._count_generation = 0
         self._detail_generation = 0
         self._detail_task: Task | None = None
         self._pending_detail_id: int | None = None
         self.device_count: int | None = None
 
-        self.model = DeviceTableModel(ctx.services.devices, ctx.session, ctx.runner, self, on_error=ctx.errors.report)
+        self.model = DeviceTableModel(ctx.services.devices, ctx.holder, ctx.runner, self, on_error=ctx.errors.report)
 
         # ---- header row: title, result count, refresh
         self.heading = plain_label("Devices", "paneTitle")
@@ -490,7 +489,7 @@ class DevicesPane(Pane):
         overlay = QVBoxLayout(self.table.viewport())
         overlay.addWidget(self.empty_hint, 0, Qt.AlignmentFlag.AlignCenter)
 
-        self.detail = DeviceDetailPanel(self._principal.can(Permission.DEVICES_READ_IDENTIFIERS))
+        self.detail = DeviceDetailPanel(self.ctx.session.principal.can(Permission.DEVICES_READ_IDENTIFIERS))
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("devicesSplitter")
@@ -678,7 +677,7 @@ class DevicesPane(Pane):
     def _count(self, query: DeviceQuery) -> None:
         self._count_generation += 1
         generation = self._count_generation
-        devices, principal = self.ctx.services.devices, self._principal
+        devices, principal = self.ctx.services.devices, self.ctx.session.principal
         self.ctx.runner.submit(
             lambda: devices.count(principal, query),
             on_done=lambda n: self._count_arrived(generation, n),
@@ -699,7 +698,7 @@ class DevicesPane(Pane):
         self.ctx.errors.report(exc)
 
     def _load_groups(self) -> None:
-        devices, principal = self.ctx.services.devices, self._principal
+        devices, principal = self.ctx.services.devices, self.ctx.session.principal
         self.ctx.runner.submit(lambda: devices.groups(principal), on_done=self._groups_arrived)
 
     def _groups_arrived(self, groups: tuple[GroupInfo, ...]) -> None:
@@ -746,7 +745,7 @@ class DevicesPane(Pane):
             self._detail_task.cancel()
         self._detail_generation += 1
         generation = self._detail_generation
-        devices, principal = self.ctx.services.devices, self._principal
+        devices, principal = self.ctx.services.devices, self.ctx.session.principal
         self._detail_task = self.ctx.runner.submit(
             lambda: devices.detail(principal, device_id),
             on_done=lambda d: self._detail_arrived(generation, d),
