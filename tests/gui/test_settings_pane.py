@@ -17,7 +17,7 @@ from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
 from mdm_desktop.gui.panes.settings_pane import SettingsPane, field_problem
 from mdm_desktop.services.dto import SessionInfo
 from mdm_desktop.services.security_settings import SecuritySettings
-from tests.conftest import sign_in_admin, step_up_admin, user_session
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, sign_in_admin, step_up_admin, user_session
 from tests.gui.admin_data import break_glass_use
 from tests.gui.fleet import populate
 from tests.gui.helpers import show_top_level
@@ -191,3 +191,34 @@ def test_banner_review_link_opens_the_security_page(
         window.dashboard.banner.review_requested.emit()
     assert window.current_pane is window.security
     qtbot.waitUntil(lambda: window.runner.pending == 0, timeout=WAIT)
+
+
+def test_new_emergency_code_is_confirmed_shown_once_and_works(
+    qtbot, pane: SettingsPane, sqlite_ctx: AppContext
+) -> None:
+    assert pane.new_code_button.isVisibleTo(pane)
+    pane.new_code_button.click()
+    box = pane.pending_confirm
+    assert box is not None
+    assert "stops working" in box.informativeText()
+    with qtbot.waitSignal(pane.loaded, timeout=WAIT):  # the pane reloads once the dialog is closed
+        box.yes_button.click()
+        qtbot.waitUntil(lambda: pane.code_dialog is not None and pane.code_dialog.isVisible(), timeout=WAIT)
+        dialog = pane.code_dialog
+        assert dialog is not None
+        (code,) = dialog.panel.codes
+        assert not dialog.done_button.isEnabled()  # only after "I have stored it"
+        dialog.reject()
+        assert dialog.isVisible()
+        dialog.panel.stored.setChecked(True)
+        dialog.done_button.click()
+    assert "An emergency code is ready" in pane.code_status.text()
+    emergency = sqlite_ctx.services.auth.sign_in_break_glass(ADMIN_USER, ADMIN_PASSWORD, code)
+    assert emergency.break_glass
+
+
+def test_officer_cannot_create_an_emergency_code(
+    qtbot, pane_ctx: PaneContext, officer: SessionInfo, settings: QSettings
+) -> None:
+    pane = open_pane(qtbot, with_session(pane_ctx, officer, settings))
+    assert not pane.new_code_button.isVisibleTo(pane)

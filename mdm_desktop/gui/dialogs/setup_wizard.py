@@ -83,6 +83,18 @@ def _setup_of(page: QWizardPage) -> SetupWizard:
     return wizard
 
 
+def emergency_code_file_text(issued: IssuedCodes) -> str:
+    """What Copy and Save write for an emergency code: the code and how to use it."""
+    when = issued.issued_at.strftime("%Y-%m-%d %H:%M UTC") if issued.issued_at else ""
+    return (
+        f"MDM Desktop emergency access code (created {when}).\n"
+        "Keep sealed in the clinic safe. Use only if no administrator can sign in with an authenticator:\n"
+        "Sign in > Emergency access..., with an administrator's user name and password.\n\n"
+        + "\n".join(issued.codes)
+        + "\n"
+    )
+
+
 class CodesPanel(QWidget):
     """Codes shown once: the codes, Copy, Save to file..., and a required "I have stored them" box.
 
@@ -613,16 +625,8 @@ class EmergencyCodePage(QWizardPage):
         self._task = None
         self.busy.setVisible(False)
         self.issued = issued
-        when = issued.issued_at.strftime("%Y-%m-%d %H:%M UTC") if issued.issued_at else ""
-        text = (
-            f"MDM Desktop emergency access code (created {when}).\n"
-            "Keep sealed in the clinic safe. Use only if no administrator can sign in with an authenticator:\n"
-            "Sign in > Emergency access..., with an administrator's user name and password.\n\n"
-            + "\n".join(issued.codes)
-            + "\n"
-        )
         self.panel.suggested_name = "mdm-desktop-emergency-code.txt"
-        self.panel.set_codes(issued.codes, text)
+        self.panel.set_codes(issued.codes, emergency_code_file_text(issued))
         self.panel.setVisible(True)
         self.completeChanged.emit()
 

@@ -31,14 +31,15 @@ from PySide6.QtWidgets import (
 
 from mdm_desktop.domain.accounts import Permission
 from mdm_desktop.domain.errors import ValidationError
-from mdm_desktop.gui.dialogs.admin_dialogs import NoteDialog
+from mdm_desktop.gui.dialogs.admin_dialogs import ConfirmBox, NoteDialog
+from mdm_desktop.gui.dialogs.issued_codes_dialog import EmergencyCodeDialog
 from mdm_desktop.gui.models.access_model import BreakGlassTableModel
 from mdm_desktop.gui.models.device_table_model import format_local_time
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.panes.catalog_pane import plain_label
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
-from mdm_desktop.services.dto import BreakGlassUseInfo, EmergencyCodeStatus
+from mdm_desktop.services.dto import BreakGlassUseInfo, EmergencyCodeStatus, IssuedCodes
 from mdm_desktop.services.security_settings import SecuritySettings, setting_label
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -100,6 +101,9 @@ class SettingsPane(Pane):
         self.can_edit = principal.can(Permission.SETTINGS_MANAGE)
         self.can_review = principal.can(Permission.EMERGENCY_REVIEW)
         self.can_list_uses = principal.can(Permission.AUDIT_READ)
+        self.can_create_code = principal.can(Permission.USERS_MANAGE)
+        self.code_dialog: EmergencyCodeDialog | None = None
+        self.pending_confirm: ConfirmBox | None = None
         self.can_read_status = principal.can(Permission.USERS_READ)
         self._task: Task | None = None
         self.current: SecuritySettings | None = None
@@ -282,6 +286,12 @@ class SettingsPane(Pane):
         layout.addWidget(title)
         layout.addWidget(explain)
         layout.addWidget(self.code_status)
+        self.new_code_button = QPushButton("New emergency code…")
+        self.new_code_button.setObjectName("newEmergencyCodeButton")
+        self.new_code_button.setToolTip("Create a new sealed emergency code; the previous unused one stops working")
+        self.new_code_button.clicked.connect(self.new_emergency_code)
+        self.new_code_button.setVisible(self.can_create_code)
+        layout.addWidget(self.new_code_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addSpacing(4)
         layout.addLayout(row)
         layout.addWidget(self.uses_table, 1)
@@ -471,6 +481,37 @@ class SettingsPane(Pane):
         dialog.accepted.connect(decided)
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
+        dialog.open()
+
+    def new_emergency_code(self) -> None:
+        """Ask, then create a new emergency code (step-up first) and show it once."""
+        auth, principal = self.ctx.services.auth, self.ctx.session.principal
+
+        def create() -> None:
+            self.ctx.runner.submit(
+                lambda: auth.create_emergency_code(principal),
+                on_done=self._show_new_code,
+                on_error=self.ctx.errors.report,
+            )
+
+        box = ConfirmBox(
+            "New emergency code",
+            "Create a new emergency access code?",
+            "The current unused code stops working at once. The new code is shown only once: have an envelope "
+            "ready for the clinic safe.",
+            "Create code",
+            create,
+            self,
+        )
+        box.finished.connect(box.deleteLater)
+        self.pending_confirm = box
+        box.open()
+
+    def _show_new_code(self, issued: IssuedCodes) -> None:
+        dialog = EmergencyCodeDialog(issued, self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.finished.connect(lambda _r: self.refresh())
+        self.code_dialog = dialog
         dialog.open()
 
     def _reviewed(self, _use: BreakGlassUseInfo) -> None:
