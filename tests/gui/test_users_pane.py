@@ -195,11 +195,12 @@ def test_cancelled_confirmation_changes_nothing(
 ) -> None:
     uid = data.user_ids["d.demir"]
     select(qtbot, pane, uid)
+    qtbot.waitUntil(lambda: pane.ctx.runner.pending == 0)  # the selected user's sessions have loaded
     pane.reset_mfa_button.click()
     box = pane.pending_confirm
     assert box is not None
     box.cancel_button.click()
-    assert pane.ctx.runner.pending == 0
+    assert pane.ctx.runner.pending == 0  # nothing was sent
     assert user(sqlite_ctx, uid).mfa_enrolled
 
 
