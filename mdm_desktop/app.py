@@ -15,6 +15,7 @@ from mdm_desktop.config import Config
 from mdm_desktop.security.keyring import load_or_create_kek
 from mdm_desktop.security.passwords import PasswordHashing
 from mdm_desktop.services.audit import AuditService
+from mdm_desktop.services.audit_chain import AuditChainService, CheckpointMemory
 from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.auth import AuthService
 from mdm_desktop.services.catalog import CatalogService
@@ -44,6 +45,7 @@ class Services:
     policies: PolicyService
     catalog: CatalogService
     audit: AuditService
+    audit_chain: AuditChainService
     compliance: ComplianceService
     commands: CommandService
     demo: DemoFleetService
@@ -102,6 +104,9 @@ def open_app(
         policies=PolicyService(uow, guard, audit, clock),
         catalog=CatalogService(uow, guard, audit, clock),
         audit=AuditService(uow, guard, audit, clock),
+        audit_chain=AuditChainService(
+            uow, guard, audit, clock, keys.audit, keys.checkpoint, CheckpointMemory(config.data_dir / "audit")
+        ),
         compliance=ComplianceService(uow, guard, audit, clock),
         commands=CommandService(uow, guard, audit, clock),
         demo=DemoFleetService(uow, audit, hashing, clock, history_log=lambda c: AuditLog(keys.audit, c)),

@@ -5,6 +5,7 @@
 - ``init``: create the first administrator on an empty store (no session needed).
 - ``login`` / ``logout`` / ``whoami``: the CLI session (:mod:`mdm_desktop.cli_session`).
 - ``user add|list|disable|enable|unlock|reset-mfa|reset-password`` (:mod:`mdm_desktop.cli_users`).
+- ``audit verify|checkpoint``: check the tamper-evident audit trail, sign checkpoints (:mod:`mdm_desktop.cli_audit`).
 - ``db upgrade``: create or upgrade a store's schema.
 - ``demo``: fill a store with a realistic demo clinic and print its administrator's password and
   authenticator secret (no session needed).
@@ -28,7 +29,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from mdm_desktop import __version__, cli_session, cli_users
+from mdm_desktop import __version__, cli_audit, cli_session, cli_users
 from mdm_desktop.cli_session import command_hint, open_store, resolve_group, session_ended_message, signed_in
 from mdm_desktop.config import Config
 from mdm_desktop.domain.accounts import SessionEndedError
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_session_parsers(commands, sub_store)
     cli_users.add_parsers(commands, sub_store, _Parser)
+    cli_audit.add_parsers(commands, sub_store, _Parser)
 
     db = commands.add_parser(
         "db", help="store maintenance (schema upgrade)", description="Store maintenance.", parents=[sub_store]

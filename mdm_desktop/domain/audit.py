@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -22,3 +24,92 @@ def canonical_json(details: Mapping[str, Any]) -> str:
     The same mapping always gives the same text, so the text can be hashed.
     """
     return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+HASH_V1 = 1
+"""Entries written before schema 0003: HMAC over ``prev_hash + "|" + entry_content`` (seq not covered)."""
+HASH_V2 = 2
+"""HMAC over :func:`chain_bytes`: a domain tag, the entry's seq, the previous hash and every content field."""
+
+_CHAIN_TAG = b"mdm-desktop-audit-v2"
+
+
+class AuditDamage(enum.StrEnum):
+    """The kind of damage ``audit verify`` reports for the first bad entry."""
+
+    MODIFIED = "modified"
+    """An entry's content, position number or hash was changed (its keyed hash no longer matches)."""
+    MISSING = "missing"
+    """An entry is gone from the middle of the chain (a gap in the sequence)."""
+    REORDERED = "reordered"
+    """Entries are present but out of order."""
+    INSERTED = "inserted"
+    """An entry that the chain never held was added."""
+    TRUNCATED = "truncated"
+    """Entries are gone from the end of the chain."""
+    ROLLED_BACK = "rolled_back"
+    """The chain no longer extends a signed checkpoint: an older copy was restored, or it was rewritten."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFields:
+    """The content of an audit entry that its keyed hash covers (besides seq and the previous hash)."""
+
+    occurred_at: dt.datetime
+    actor_kind: str
+    actor: str
+    workstation: str
+    action: str
+    target_kind: str
+    target: str
+    outcome: str
+    details: str
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """A timezone-aware moment as fixed-width UTC text (microseconds), the form hashes cover."""
+    if moment.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _field(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "big") + data
+
+
+def chain_bytes(seq: int, prev_hash: str, fields: EntryFields) -> bytes:
+    """The canonical bytes a version-2 entry hash covers.
+
+    A fixed tag, then each value as an 8-byte big-endian length followed by its UTF-8 bytes,
+    in a fixed order. Length prefixes make the encoding injective: two entries that differ in
+    any field (or in where one field ends and the next begins) never give the same bytes.
+
+    Raises:
+        ValueError: ``seq`` is negative or the time is naive.
+    """
+    if seq < 0:
+        raise ValueError("seq must not be negative")
+    parts = (
+        str(seq),
+        prev_hash,
+        utc_text(fields.occurred_at),
+        fields.actor_kind,
+        fields.actor,
+        fields.workstation,
+        fields.action,
+        fields.target_kind,
+        fields.target,
+        fields.outcome,
+        fields.details,
+    )
+    return _CHAIN_TAG + b"".join(_field(p.encode("utf-8", "surrogatepass")) for p in parts)
+
+
+CHECKPOINT_FORMAT = "mdm-desktop-audit-checkpoint"
+_CHECKPOINT_TAG = b"mdm-desktop-audit-checkpoint-v1"
+
+
+def checkpoint_bytes(entries: int, head_seq: int, head_hash: str, made_at: dt.datetime) -> bytes:
+    """The canonical bytes a checkpoint signature covers (tagged, length-prefixed, injective)."""
+    parts = (str(entries), str(head_seq), head_hash, utc_text(made_at))
+    return _CHECKPOINT_TAG + b"".join(_field(p.encode("utf-8")) for p in parts)

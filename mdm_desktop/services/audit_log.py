@@ -1,9 +1,18 @@
-"""Appending audit entries inside the caller's transaction.
+"""Appending audit entries to the tamper-evident chain inside the caller's transaction.
 
-Each entry stores the previous entry's hash and an HMAC-SHA-256 (under the
-store's audit key) over its canonical content and that previous hash. The
-tamper-evident verification and checkpoints come with issue 5; the chain is
-kept from the first entry so nothing has to be rebuilt later.
+Each entry gets the next sequence number, the previous entry's hash and an HMAC-SHA-256
+(under the store's audit key, kept wrapped outside the database) of its own canonical content,
+sequence number and that previous hash (:func:`~mdm_desktop.domain.audit.chain_bytes`).
+
+One linear chain under concurrency: entries recorded in a transaction are appended just before
+it commits (:func:`write_pending`), which reads the single ``audit_head`` row with
+``SELECT ... FOR UPDATE`` (PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write transaction
+already serialises writers), appends the entries numbered ``head + 1``, ... and moves the head
+in the same transaction. Two writers can never take the same number (the second waits for
+the first to commit, then reads its head), and ``seq`` is unique in the table as a last guard.
+
+Fail-closed: when the head row is missing the append fails, and with it the caller's whole
+transaction (the work is not done unaudited).
 """
 
 from __future__ import annotations
@@ -11,16 +20,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session
 
 from mdm_desktop.domain.accounts import Principal
-from mdm_desktop.domain.audit import Outcome, canonical_json
+from mdm_desktop.domain.audit import HASH_V1, HASH_V2, EntryFields, Outcome, canonical_json, chain_bytes, utc_text
+from mdm_desktop.domain.errors import StoreError
 from mdm_desktop.services.clock import Clock
-from mdm_desktop.store.schema import AuditEntry
+from mdm_desktop.store.schema import AuditEntry, AuditHead
 from mdm_desktop.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+HEAD_ID = 1
+
+
+class AuditChainError(StoreError):
+    """The audit chain cannot be extended (its head record is missing): nothing is written."""
 
 
 def entry_content(
@@ -34,10 +52,10 @@ def entry_content(
     outcome: str,
     details: str,
 ) -> str:
-    """The canonical text an entry's hash covers."""
+    """The canonical text a version-1 entry's hash covers (entries written before schema 0003)."""
     return canonical_json(
         {
-            "t": occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "t": utc_text(occurred_at),
             "ak": actor_kind,
             "a": actor,
             "w": workstation,
@@ -50,8 +68,120 @@ def entry_content(
     )
 
 
+def entry_digest(key: bytes, version: int, seq: int, prev_hash: str, fields: EntryFields) -> str | None:
+    """The keyed hash (hex) an entry of ``version`` must carry; ``None`` for an unknown version."""
+    if version == HASH_V2:
+        message = chain_bytes(seq, prev_hash, fields)
+    elif version == HASH_V1:
+        content = entry_content(
+            fields.occurred_at,
+            fields.actor_kind,
+            fields.actor,
+            fields.workstation,
+            fields.action,
+            fields.target_kind,
+            fields.target,
+            fields.outcome,
+            fields.details,
+        )
+        message = (prev_hash + "|" + content).encode()
+    else:
+        return None
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry to append with :meth:`AuditLog.record_many`."""
+
+    actor: Principal
+    action: str
+    target_kind: str = ""
+    target: str = ""
+    outcome: Outcome = Outcome.SUCCESS
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+_PENDING = "mdm_audit_pending"
+"""``Session.info`` key of the entries recorded in the session's transaction and not yet written."""
+
+_Pending = list[tuple[bytes, EntryFields]]
+
+
+def _pending(session: Session) -> _Pending:
+    """The session's queue of recorded entries, creating it (and its commit hooks) on first use."""
+    queue: _Pending | None = session.info.get(_PENDING)
+    if queue is None:
+        queue = session.info[_PENDING] = []
+        event.listen(session, "before_commit", write_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+    return queue
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.get(_PENDING, []).clear()
+
+
+def write_pending(session: Session) -> int:
+    """Append the entries recorded in ``session``'s transaction to the chain now; return how many.
+
+    Runs by itself just before the transaction commits, so the head row is the last lock the
+    transaction takes and is held only for the commit.
+
+    Raises:
+        AuditChainError: The chain's head record is missing (the transaction must not commit).
+    """
+    queue: _Pending = session.info.get(_PENDING, [])
+    if not queue:
+        return 0
+    session.flush()  # the caller's pending work goes first
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == HEAD_ID).with_for_update()
+    ).one_or_none()
+    if head is None:
+        raise AuditChainError(
+            "The audit trail's head record is missing, so nothing can be recorded.",
+            hint="Run 'mdm-desktop audit verify' and restore the store from a backup.",
+        )
+    seq, prev = int(head.seq), str(head.entry_hash)
+    rows: list[dict[str, Any]] = []
+    for key, fields in queue:
+        seq += 1
+        digest = entry_digest(key, HASH_V2, seq, prev, fields)
+        assert digest is not None
+        rows.append(
+            {
+                "seq": seq,
+                "hash_version": HASH_V2,
+                "occurred_at": fields.occurred_at,
+                "actor_kind": fields.actor_kind,
+                "actor": fields.actor,
+                "workstation": fields.workstation,
+                "action": fields.action,
+                "target_kind": fields.target_kind,
+                "target": fields.target,
+                "outcome": fields.outcome,
+                "details": fields.details,
+                "prev_hash": prev,
+                "entry_hash": digest,
+            }
+        )
+        prev = digest
+    for start in range(0, len(rows), 1000):
+        session.execute(insert(AuditEntry), rows[start : start + 1000])
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, entry_hash=prev))
+    session.flush()
+    queue.clear()
+    return len(rows)
+
+
 class AuditLog:
     """Writes hash-chained audit entries.
+
+    :meth:`record` takes the entry's time and content at once and appends it to the chain when the
+    caller's transaction commits (:func:`write_pending`, a ``before_commit`` hook of the session):
+    the entry is committed with the work or not at all, and the global head lock is taken last and
+    held only for the commit, so consoles never deadlock on it and wait on each other only briefly.
 
     Args:
         audit_key: HMAC key (kept wrapped outside the database).
@@ -73,31 +203,39 @@ class AuditLog:
         outcome: Outcome = Outcome.SUCCESS,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Append one entry in ``uow``'s transaction (committed with the work)."""
-        session = uow.session
-        prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)) or ""
-        when = self._clock()
-        body = canonical_json(dict(details or {}))
-        content = entry_content(
-            when, actor.kind, actor.name, actor.workstation, action, target_kind, target, outcome.value, body
-        )
-        digest = hmac.new(self._key, (prev + "|" + content).encode(), hashlib.sha256).hexdigest()
-        session.add(
-            AuditEntry(
-                occurred_at=when,
-                actor_kind=actor.kind,
-                actor=actor.name,
-                workstation=actor.workstation,
-                action=action,
-                target_kind=target_kind,
-                target=target,
-                outcome=outcome.value,
-                details=body,
-                prev_hash=prev,
-                entry_hash=digest,
+        """Record one entry in ``uow``'s transaction; it is written to the chain when the transaction commits.
+
+        A commit raises :class:`AuditChainError` (and nothing is committed) when the chain's head record
+        is missing.
+        """
+        self._queue(uow, (AuditEvent(actor, action, target_kind, target, outcome, dict(details or {})),))
+
+    def record_many(self, uow: UnitOfWork, events: Iterable[AuditEvent]) -> int:
+        """Append several entries (and any recorded before) to the chain now, in ``uow``'s transaction.
+
+        Each entry takes the clock's time when it is built. Returns how many entries were written.
+
+        Raises:
+            AuditChainError: The chain's head record is missing (the transaction must not commit).
+        """
+        self._queue(uow, events)
+        return write_pending(uow.session)
+
+    def _queue(self, uow: UnitOfWork, events: Iterable[AuditEvent]) -> None:
+        queue = _pending(uow.session)
+        for e in events:
+            fields = EntryFields(
+                occurred_at=self._clock(),
+                actor_kind=e.actor.kind,
+                actor=e.actor.name,
+                workstation=e.actor.workstation,
+                action=e.action,
+                target_kind=e.target_kind,
+                target=e.target,
+                outcome=e.outcome.value,
+                details=canonical_json(dict(e.details)),
             )
-        )
-        session.flush()
+            queue.append((self._key, fields))
 
     def record_alone(
         self,

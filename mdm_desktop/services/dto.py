@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mdm_desktop.domain.accounts import Permission, Principal, Role
-from mdm_desktop.domain.audit import Outcome
+from mdm_desktop.domain.audit import AuditDamage, Outcome
 from mdm_desktop.domain.commands import CommandStatus, CommandType
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform
 
@@ -202,6 +202,8 @@ class AuditEntryInfo:
     outcome: str
     details: str
     entry_hash: str
+    seq: int = 0
+    """The entry's position in the tamper-evident chain (1, 2, 3, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,3 +592,76 @@ class PasswordFeedback:
     problems: tuple[str, ...] = ()
     acceptable: bool = False
     suggestions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheckpoint:
+    """A signed statement of the audit chain's length and head at a moment (issue 5).
+
+    The Ed25519 signature covers (entries, head_seq, head_hash, made_at); ``public_key`` and
+    ``key_fingerprint`` name the store's checkpoint key, so a file kept off the box can be checked later.
+    """
+
+    entries: int
+    head_seq: int
+    head_hash: str
+    made_at: dt.datetime
+    key_fingerprint: str
+    public_key: str
+    signature: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditProblem:
+    """The first bad entry the verification found.
+
+    Attributes:
+        kind: What kind of damage.
+        description: One line in plain words (names the entry and the damage).
+        entry_id: The row id of the entry where the problem shows, when there is one.
+        seq: The chain position concerned (the missing or expected number for gaps and truncation).
+    """
+
+    kind: AuditDamage
+    description: str
+    entry_id: int | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditVerifyReport:
+    """The result of verifying the audit chain.
+
+    Attributes:
+        intact: True when every entry checked out, the chain reaches its head record and extends every
+            checkpoint given.
+        entries_checked: Entries read (up to and including the first bad one).
+        head_seq: The last good entry's position in the chain (0 for an empty log).
+        head_hash: The last good entry's hash ("" for an empty log).
+        problem: The first problem, or ``None``.
+        checkpoints_checked: How many signed checkpoints the chain was checked against.
+        warnings: Things worth knowing that are not damage (an unreadable remembered checkpoint).
+    """
+
+    intact: bool
+    entries_checked: int
+    head_seq: int
+    head_hash: str
+    problem: AuditProblem | None = None
+    checkpoints_checked: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointStatus:
+    """Whether the chain still extends the last checkpoint this workstation saw.
+
+    Attributes:
+        remembered: That checkpoint, or ``None`` when the workstation has seen none for this store.
+        extends: True when there is none or the chain still holds its head entry unchanged.
+        problem: Why not (truncated or rolled back), when ``extends`` is False.
+    """
+
+    remembered: AuditCheckpoint | None
+    extends: bool
+    problem: AuditProblem | None = None

@@ -93,6 +93,9 @@ def _sqlite_engine(url: str, database: str | None, *, echo: bool) -> Engine:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = FULL")
             cur.execute("PRAGMA foreign_keys = ON")
+            # REPLACE conflict resolution deletes rows without firing DELETE triggers unless this is on;
+            # the audit log's append-only triggers must see those deletes too.
+            cur.execute("PRAGMA recursive_triggers = ON")
         finally:
             cur.close()
 

@@ -1,4 +1,9 @@
-"""Data keys of a store, wrapped by the workstation's key-encryption key."""
+"""Data keys of a store, wrapped by the workstation's key-encryption key.
+
+``checkpoint`` is the 32-byte seed of the store's Ed25519 audit checkpoint signing key
+(:mod:`mdm_desktop.services.audit_chain`). Stores made before it existed get it the next
+time they are opened, like any other missing key.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from mdm_desktop.security.keyring import KeyEncryptionKey
 from mdm_desktop.store.engine import WRITE_OPTION
 from mdm_desktop.store.schema import KeyMaterial
 
-PURPOSES = ("data", "index", "audit")
+PURPOSES = ("data", "index", "audit", "checkpoint")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +29,7 @@ class StoreKeys:
     data: bytes
     index: bytes
     audit: bytes
+    checkpoint: bytes
 
 
 def load_or_create_store_keys(engine: Engine, kek: KeyEncryptionKey) -> StoreKeys:

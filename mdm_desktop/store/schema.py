@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -274,11 +276,24 @@ class DeviceCommand(Base):
 
 
 class AuditEntry(Base):
-    """An append-only record of who did what. Hash-chained (issue 5 deepens this)."""
+    """An append-only record of who did what, hash-chained under the store's audit key.
+
+    ``seq`` numbers the chain 1, 2, 3, ... without gaps; ``prev_hash`` is the entry_hash of
+    the entry numbered ``seq - 1``; ``hash_version`` says what ``entry_hash`` covers
+    (:data:`~mdm_desktop.domain.audit.HASH_V1` or :data:`~mdm_desktop.domain.audit.HASH_V2`).
+    The store refuses UPDATE and DELETE on this table (triggers, created by migration 0003).
+    Entries are written only through :class:`~mdm_desktop.services.audit_log.AuditLog`, which takes
+    the next number from :class:`AuditHead`; the column default is only a fallback for rows
+    written by hand (tests), which the chain verification then reports.
+    """
 
     __tablename__ = "audit_entries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(
+        Integer, unique=True, default=text("(SELECT coalesce(max(seq), 0) + 1 FROM audit_entries)")
+    )
+    hash_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(128))
@@ -297,6 +312,25 @@ class AuditEntry(Base):
         Index("ix_audit_entries_action_id", "action", "id"),
         Index("ix_audit_entries_outcome_id", "outcome", "id"),
     )
+
+
+class AuditHead(Base):
+    """The single row that names the audit chain's last entry (its seq and hash).
+
+    Just before a transaction that recorded audit entries commits,
+    :func:`~mdm_desktop.services.audit_log.write_pending` locks this row (``SELECT ... FOR UPDATE`` on
+    PostgreSQL; SQLite write transactions are already serialised by ``BEGIN IMMEDIATE``), appends the
+    entries numbered ``seq + 1``, ... and moves the head in the same transaction, so concurrent writers
+    form one linear chain. Verification also checks that the chain still reaches the head.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
 
 class User(Base):

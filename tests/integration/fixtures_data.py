@@ -15,8 +15,12 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from mdm_desktop.app import AppContext
-from mdm_desktop.domain.audit import Outcome, canonical_json
+from mdm_desktop.domain.accounts import Principal
+from mdm_desktop.domain.audit import Outcome
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform, version_sort_key
+from mdm_desktop.security.keyring import load_or_create_kek
+from mdm_desktop.services.audit_log import AuditEvent, AuditLog
+from mdm_desktop.store.keys import StoreKeys, load_or_create_store_keys
 from mdm_desktop.store.repositories.devices import seal_identifiers
 from mdm_desktop.store.schema import (
     AuditEntry,
@@ -280,39 +284,41 @@ def add_audit_entries(
     actors: Sequence[str] = ("admin", "jdoe", "asmith", "security1"),
     seed: int = 5,
 ) -> list[int]:
-    """Insert ``n`` audit entries in time order (ids grow with time); returns their ids.
+    """Append ``n`` audit entries in time order (ids grow with time) to the chain; returns their ids.
 
-    Hashes are placeholders (these tests read the log; they do not verify the chain).
+    They go through :class:`AuditLog` (one transaction, the head locked once), so the chain stays valid.
     """
     rnd = random.Random(seed)
-    rows: list[dict[str, Any]] = []
+    times = iter([start + step * i for i in range(n)])
+    log = AuditLog(store_keys(ctx).audit, lambda: next(times))
+    events: list[AuditEvent] = []
     for i in range(n):
         action, kind = _ACTIONS[i % len(_ACTIONS)]
         outcome = Outcome.DENIED if i % 11 == 0 else Outcome.FAILED if i % 17 == 0 else Outcome.SUCCESS
-        rows.append(
-            {
-                "occurred_at": start + step * i,
-                "actor_kind": "user",
-                "actor": actors[i % len(actors)],
-                "workstation": "frontdesk-01",
-                "action": action,
-                "target_kind": kind,
-                "target": f"{kind}-{rnd.randint(1, 400):04d}",
-                "outcome": outcome.value,
-                "details": canonical_json({"n": i, "reason": "routine" if i % 3 else "lost phone reported"}),
-                "prev_hash": "",
-                "entry_hash": f"{i:064x}",
-            }
+        actor = Principal(kind="user", id=None, name=actors[i % len(actors)], role=None, workstation="frontdesk-01")
+        events.append(
+            AuditEvent(
+                actor,
+                action,
+                target_kind=kind,
+                target=f"{kind}-{rnd.randint(1, 400):04d}",
+                outcome=outcome,
+                details={"n": i, "reason": "routine" if i % 3 else "lost phone reported"},
+            )
         )
     with ctx.uow(write=True) as uow:
         before = int(uow.session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0)
-        if rows:
-            uow.session.execute(insert(AuditEntry), rows)
+        log.record_many(uow, events)
         ids = list(
             uow.session.scalars(select(AuditEntry.id).where(AuditEntry.id > before).order_by(AuditEntry.id)).all()
         )
         uow.commit()
     return ids
+
+
+def store_keys(ctx: AppContext) -> StoreKeys:
+    """The store's unwrapped keys (as the composition root loads them)."""
+    return load_or_create_store_keys(ctx.engine, load_or_create_kek(ctx.config.key_file))
 
 
 def audit_count(ctx: AppContext, **where: str) -> int:

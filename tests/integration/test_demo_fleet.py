@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import re
 from collections import Counter
 from pathlib import Path
@@ -13,11 +11,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from mdm_desktop.app import AppContext, open_app
+from mdm_desktop.domain.audit import HASH_V2
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Platform
 from mdm_desktop.domain.errors import AuthenticationError, ConflictError, ValidationError
 from mdm_desktop.security import totp
 from mdm_desktop.security.keyring import load_or_create_kek
-from mdm_desktop.services.audit_log import AuditLog, entry_content
+from mdm_desktop.services.audit_chain import verify_chain
+from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.demo_fleet import DemoFleetService
 from mdm_desktop.services.dto import DemoResult, DeviceQuery
 from mdm_desktop.store.keys import load_or_create_store_keys
@@ -165,16 +165,11 @@ def test_audit_history_is_a_valid_chain_ending_in_the_fill(filled: tuple[AppCont
         uow.session.expunge_all()  # keep the loaded values after the unit of work ends
     assert len(entries) == result.audit_entry_count
     assert 500 < len(entries) <= 3001
-    previous = ""
-    for entry in entries:
-        assert entry.prev_hash == previous
-        content = entry_content(
-            entry.occurred_at, entry.actor_kind, entry.actor, entry.workstation, entry.action,
-            entry.target_kind, entry.target, entry.outcome, entry.details,
-        )  # fmt: skip
-        expected = hmac.new(audit_key, (previous + "|" + content).encode(), hashlib.sha256).hexdigest()
-        assert entry.entry_hash == expected
-        previous = entry.entry_hash
+    report = verify_chain(ctx.uow, audit_key)
+    assert report.intact, report.problem
+    assert report.entries_checked == len(entries)
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    assert {e.hash_version for e in entries} == {HASH_V2}
     times = [e.occurred_at for e in entries]
     assert times == sorted(times)
     assert times[0] >= NOW - dt.timedelta(days=91)

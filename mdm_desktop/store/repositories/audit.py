@@ -54,6 +54,7 @@ def to_info(e: AuditEntry) -> AuditEntryInfo:
         outcome=e.outcome,
         details=e.details,
         entry_hash=e.entry_hash,
+        seq=e.seq,
     )
 
 

@@ -1,0 +1,146 @@
+"""``mdm-desktop audit verify|checkpoint``: exit codes, one-line damage reports, JSON, checkpoint files."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sqlite3
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from mdm_desktop.cli import main
+from tests.cli import test_cli_session as cli_tests
+from tests.cli.test_cli_session import Store, assert_one_line_error, run
+
+# The signed-in SQLite store of the session tests (an administrator set up with ``init``), its clock,
+# and the isolated environment (no MDM_* variables, data folder in tmp_path, stdin not a terminal).
+_isolated_environment = cli_tests._isolated_environment
+clock = cli_tests.clock
+store = cli_tests.store
+
+
+def tamper(store: Store, *statements: str) -> None:
+    """Change the store behind the program's back, as someone with file access would (triggers dropped)."""
+    conn = sqlite3.connect(store.db)
+    try:
+        conn.execute("DROP TRIGGER audit_entries_no_update")
+        conn.execute("DROP TRIGGER audit_entries_no_delete")
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_verify_an_intact_trail(store: Store) -> None:
+    code, out, err = run(["audit", "verify", *store.args()])
+    assert code == 0, err
+    assert out.startswith("Audit trail intact: ")
+    code, out, err = run(["audit", "verify", *store.args(), "--json"])
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["intact"] is True
+    assert report["problem"] is None
+    assert report["entries_checked"] == report["head_seq"] > 1  # the first verification is audited too
+
+
+def test_a_changed_entry_exits_1_with_one_line_naming_it(store: Store) -> None:
+    tamper(store, "UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2")
+    code, out, err = run(["audit", "verify", *store.args()])
+    assert code == 1, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Audit trail damaged (modified): entry #2 (id ")
+    code, out, _err = run(["audit", "verify", *store.args(), "--json"])
+    assert code == 1
+    problem = json.loads(out)["problem"]
+    assert (problem["kind"], problem["seq"]) == ("modified", 2)
+
+
+def test_a_deleted_entry_is_a_gap(store: Store) -> None:
+    tamper(store, "DELETE FROM audit_entries WHERE seq = 2")
+    code, out, _err = run(["audit", "verify", *store.args()])
+    assert code == 1
+    assert out.startswith("Audit trail damaged (missing): Entry #2 is missing")
+
+
+def test_checkpoint_file_then_a_restored_older_copy_is_rolled_back(store: Store, tmp_path: Path) -> None:
+    cp = tmp_path / "usb" / "checkpoint.json"
+    cp.parent.mkdir()
+    code, out, err = run(["audit", "checkpoint", *store.args(), "--out", str(cp)])
+    assert code == 0, err
+    assert "signed with key" in out
+    doc = json.loads(cp.read_text(encoding="utf-8"))
+    assert doc["format"] == "mdm-desktop-audit-checkpoint"
+    assert doc["entries"] == doc["head_seq"]
+    code, out, err = run(["audit", "verify", *store.args(), "--checkpoint", str(cp)])
+    assert code == 0, err
+    assert "checked against 2 checkpoint(s)" in out  # the file and the one this workstation remembers
+
+    keep = doc["head_seq"] - 3
+    tamper(
+        store,
+        f"DELETE FROM audit_entries WHERE seq > {keep}",
+        f"UPDATE audit_head SET seq = {keep}, entry_hash = (SELECT entry_hash FROM audit_entries WHERE seq = {keep})",
+    )
+    code, out, _err = run(["audit", "verify", *store.args(), "--checkpoint", str(cp), "--json"])
+    assert code == 1
+    assert json.loads(out)["problem"]["kind"] == "rolled_back"
+    # The workstation remembers the checkpoint: verification without the file still warns.
+    code, out, _err = run(["audit", "verify", *store.args()])
+    assert code == 1
+    assert out.startswith("Audit trail damaged (rolled_back): ")
+    code, _out, err = run(["audit", "checkpoint", *store.args(), "--out", str(tmp_path / "new.json")])
+    assert_one_line_error(code, err, "No checkpoint made")
+    assert not (tmp_path / "new.json").exists()
+
+
+def test_bad_checkpoint_files_and_outputs_are_usage_errors(store: Store, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    code, _out, err = run(["audit", "verify", *store.args(), "--checkpoint", str(missing)])
+    assert_one_line_error(code, err, "Cannot read the checkpoint file")
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"format": "x"}', encoding="utf-8")
+    code, _out, err = run(["audit", "verify", *store.args(), "--checkpoint", str(junk)])
+    assert_one_line_error(code, err, "not an MDM Desktop audit checkpoint file")
+
+    cp = tmp_path / "cp.json"
+    assert run(["audit", "checkpoint", *store.args(), "--out", str(cp)])[0] == 0
+    doc = json.loads(cp.read_text(encoding="utf-8"))
+    doc["head_seq"] += 5
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(doc), encoding="utf-8")
+    code, _out, err = run(["audit", "verify", *store.args(), "--checkpoint", str(forged)])
+    assert_one_line_error(code, err, "signature does not verify")
+    code, _out, err = run(["audit", "checkpoint", *store.args(), "--out", str(cp)])
+    assert_one_line_error(code, err, "already exists", "--force")
+    code, _out, err = run(["audit", "checkpoint", *store.args(), "--out", str(cp), "--force", "--json"])
+    assert code == 0, err
+
+
+def test_audit_commands_need_a_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["--db", str(tmp_path / "s.sqlite3"), "--key-file", str(tmp_path / "kek.json")]
+    for command in (["audit", "verify"], ["audit", "checkpoint", "--out", str(tmp_path / "c.json")]):
+        code, _out, err = run([*command, *args])
+        assert_one_line_error(code, err, "not signed in")
+    assert not (tmp_path / "s.sqlite3").exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_shown_on_a_terminal_only(store: Store) -> None:
+    out, err = io.StringIO(), _Terminal()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["audit", "verify", *store.args()])
+    assert code == 0, err.getvalue()
+    assert re.search(r"\rVerifying the audit trail: \d+ / \d+ entries\n$", err.getvalue())
+    assert out.getvalue().startswith("Audit trail intact")
+    code, _out, err_text = run(["audit", "verify", *store.args()])
+    assert code == 0
+    assert err_text == ""
