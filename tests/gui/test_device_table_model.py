@@ -16,6 +16,7 @@ from mdm_desktop.gui.models.device_table_model import (
     COLUMN_INDEX,
     COLUMNS,
     DEVICE_ROW_ROLE,
+    FIRST_PAGE_SIZE,
     HIDDEN_TEXT,
     DeviceTableModel,
 )
@@ -69,7 +70,7 @@ def test_nothing_is_fetched_until_started(model: DeviceTableModel) -> None:
 
 def test_pages_are_fetched_one_at_a_time(qtbot, model: DeviceTableModel, fleet: Fleet) -> None:
     load_first(qtbot, model)
-    assert model.rowCount() == 200
+    assert model.rowCount() == FIRST_PAGE_SIZE  # a first page just taller than a screen
     assert model.canFetchMore(QModelIndex())
     assert model.columnCount() == len(COLUMNS)
 
@@ -78,11 +79,11 @@ def test_pages_are_fetched_one_at_a_time(qtbot, model: DeviceTableModel, fleet: 
         assert model.loading
         assert not model.canFetchMore(QModelIndex())  # one request at a time
     assert blocker.args == [200]
-    assert model.rowCount() == 400
+    assert model.rowCount() == FIRST_PAGE_SIZE + 200
 
     with qtbot.waitSignal(model.page_loaded, timeout=10_000) as blocker:
         model.fetchMore(QModelIndex())
-    assert blocker.args == [50]
+    assert blocker.args == [186]
     assert model.rowCount() == 450
     assert model.exhausted
     assert not model.canFetchMore(QModelIndex())
@@ -123,8 +124,16 @@ def test_unsortable_columns_ignore_sort(qtbot, model: DeviceTableModel) -> None:
     assert not model.loading
 
 
+def fetch_rest(qtbot, model: DeviceTableModel) -> None:
+    while model.canFetchMore(QModelIndex()):
+        with qtbot.waitSignal(model.page_loaded, timeout=10_000):
+            model.fetchMore(QModelIndex())
+
+
 def test_filters_change_rows(qtbot, model: DeviceTableModel) -> None:
     load_first(qtbot, model, DeviceQuery(platforms=frozenset({Platform.ANDROID})))
+    assert model.rowCount() == FIRST_PAGE_SIZE
+    fetch_rest(qtbot, model)
     assert model.rowCount() == 90
     assert set(column_values(model, "platform")) == {"Android"}
 
@@ -191,11 +200,11 @@ def test_stale_pages_are_dropped(
     model.set_query(DeviceQuery())  # first request: held at the gate
     with qtbot.waitSignal(model.page_loaded, timeout=10_000):
         model.set_query(DeviceQuery(platforms=frozenset({Platform.MACOS})))
-    assert model.rowCount() == 90
+    assert model.rowCount() == FIRST_PAGE_SIZE
     gated.release.set()
     qtbot.waitUntil(lambda: runner.pending == 0, timeout=10_000)
     # The unfiltered page arrived after the reset and was dropped.
-    assert model.rowCount() == 90
+    assert model.rowCount() == FIRST_PAGE_SIZE
     assert set(column_values(model, "platform")) == {"macOS"}
     model.shutdown()
 

@@ -25,6 +25,9 @@ from mdm_desktop.gui.tasks import TaskRunner
 from mdm_desktop.services.devices import DeviceService
 from mdm_desktop.services.dto import DeviceCursor, DeviceQuery, DeviceRow, DeviceSort
 
+FIRST_PAGE_SIZE = 64
+"""Rows of the first page: more than a tall screen shows, so the table paints after one small query."""
+
 HIDDEN_TEXT = "hidden"
 NEVER_TEXT = "never"
 EMPTY_TEXT = "—"
@@ -97,7 +100,15 @@ class DeviceTableModel(KeysetTableModel[DeviceRow, DeviceCursor, DeviceQuery]):
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         columns = [(c.key, c.title) for c in COLUMNS]
-        super().__init__(columns, runner, DeviceQuery(), parent, page_size=page_size, on_error=on_error)
+        super().__init__(
+            columns,
+            runner,
+            DeviceQuery(),
+            parent,
+            page_size=page_size,
+            first_page_size=FIRST_PAGE_SIZE,
+            on_error=on_error,
+        )
         self._devices = devices
         self._session = session
         self._may_see_identifiers = current_session(session).principal.can(Permission.DEVICES_READ_IDENTIFIERS)

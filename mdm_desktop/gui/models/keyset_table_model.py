@@ -55,6 +55,8 @@ class KeysetTableModel(RowTableModel[RowT], Generic[RowT, CursorT, QueryT]):
             :meth:`reload` (or :meth:`set_query`).
         parent: The owning QObject.
         page_size: Rows a page.
+        first_page_size: Rows of the first page (default: ``page_size``). A first page just taller than a
+            screen paints sooner; the view fetches the next pages as the user scrolls.
         on_error: Called with a failed request's exception; defaults to the runner's handler.
     """
 
@@ -70,11 +72,13 @@ class KeysetTableModel(RowTableModel[RowT], Generic[RowT, CursorT, QueryT]):
         parent: QObject | None = None,
         *,
         page_size: int = PAGE_SIZE,
+        first_page_size: int | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         super().__init__(columns, parent)
         self._runner = runner
         self._page_size = page_size
+        self._first_page_size = min(first_page_size or page_size, page_size)
         self._on_error = on_error
         self._query = query
         self._cursor: CursorT | None = None
@@ -149,8 +153,9 @@ class KeysetTableModel(RowTableModel[RowT], Generic[RowT, CursorT, QueryT]):
         if self._task is not None or self._exhausted:
             return
         generation = self._generation
+        size = self._first_page_size if not self._rows else self._page_size
         self._task = self._runner.submit(
-            self._page_loader(self._query, self._cursor, self._page_size),
+            self._page_loader(self._query, self._cursor, size),
             on_done=lambda page: self._page_arrived(generation, page),
             on_error=lambda exc: self._page_failed(generation, exc),
         )
