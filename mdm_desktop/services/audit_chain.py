@@ -47,7 +47,7 @@ from mdm_desktop.domain.audit import (
     checkpoint_bytes,
     utc_text,
 )
-from mdm_desktop.domain.errors import ConflictError, ValidationError
+from mdm_desktop.domain.errors import ConflictError, MdmError, ValidationError
 from mdm_desktop.services.audit_log import HEAD_ID, AuditChainError, AuditLog, entry_digest, write_pending
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import AuditCheckpoint, AuditProblem, AuditVerifyReport, CheckpointStatus
@@ -63,6 +63,20 @@ MAX_CHECKPOINT_FILE = 64 * 1024
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: entries checked so far and the number in the log when verification began."""
+ShouldStop = Callable[[], bool]
+"""``should_stop()``: asked after each batch; True ends the verification with :class:`VerifyCancelledError`."""
+
+
+class VerifyCancelledError(MdmError):
+    """The verification was stopped on request before it finished; nothing was concluded (or audited)."""
+
+    def __init__(self, checked: int, total: int) -> None:
+        super().__init__(
+            f"Verification cancelled after {checked:,} of {total:,} entries; the audit trail was not judged.",
+            hint="Run the verification again and let it finish.",
+        )
+        self.checked = checked
+        self.total = total
 
 
 # -- reading the chain -----------------------------------------------------------------------------------------
@@ -178,6 +192,7 @@ def verify_chain(
     checkpoints: Sequence[AuditCheckpoint] = (),
     progress: Progress | None = None,
     batch: int = BATCH_SIZE,
+    should_stop: ShouldStop | None = None,
 ) -> AuditVerifyReport:
     """Check every entry of the chain, its head record and the given (already authenticated) checkpoints.
 
@@ -187,6 +202,10 @@ def verify_chain(
         checkpoints: Signed checkpoints the chain must still extend.
         progress: Called after each batch with (entries checked, entries at the start).
         batch: Entries fetched per query.
+        should_stop: Asked after each batch (and before the first); True stops the check.
+
+    Raises:
+        VerifyCancelledError: ``should_stop`` returned True.
     """
     with uow_factory() as uow:
         head = uow.session.execute(
@@ -199,10 +218,15 @@ def verify_chain(
         rows = _Peekable(_rows(uow, batch))
         expected, prev, checked = 1, "", 0
         problem: AuditProblem | None = None
+        if should_stop is not None and should_stop():
+            raise VerifyCancelledError(checked, total)
         for row in rows:
             checked += 1
-            if progress is not None and checked % batch == 0:
-                progress(checked, total)
+            if checked % batch == 0:
+                if progress is not None:
+                    progress(checked, total)
+                if should_stop is not None and should_stop():
+                    raise VerifyCancelledError(checked, total)
             problem = _check_row(uow, audit_key, row, rows, expected, prev, head)
             if problem is None:
                 problem = _check_anchors(row, by_seq, head)
@@ -597,15 +621,19 @@ class AuditChainService:
         actor: Principal,
         checkpoint: AuditCheckpoint | None = None,
         progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
     ) -> AuditVerifyReport:
         """Verify the whole chain against its head record, ``checkpoint`` and the remembered checkpoint.
 
         The verification is audited (``audit.verify``, outcome failed when damage was found). If the
-        chain cannot take that entry (its head record is gone) the report is still returned.
+        chain cannot take that entry (its head record is gone) the report is still returned. A
+        verification stopped through ``should_stop`` (asked after each batch) concludes nothing and
+        is not audited.
 
         Raises:
             PermissionDeniedError: ``actor`` may not read the audit log.
             ValidationError: ``checkpoint`` was not signed by this store, or was altered.
+            VerifyCancelledError: ``should_stop`` returned True before the check finished.
         """
         self._guard.require(actor, Permission.AUDIT_READ, "audit.verify")
         checkpoints: list[AuditCheckpoint] = []
@@ -618,7 +646,7 @@ class AuditChainService:
             checkpoints.append(remembered)
         if warning:
             warnings.append(warning)
-        report = verify_chain(self._uow, self._key, checkpoints=checkpoints, progress=progress)
+        report = verify_chain(self._uow, self._key, checkpoints=checkpoints, progress=progress, should_stop=should_stop)
         if report.intact and checkpoint is not None:
             self._memory.remember(checkpoint)
         details: dict[str, Any] = {

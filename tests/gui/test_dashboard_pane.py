@@ -8,6 +8,7 @@ import math
 import pytest
 from matplotlib.patches import Rectangle, Wedge
 from PySide6.QtCore import QPoint, Qt
+from sqlalchemy import text, update
 
 from mdm_desktop.app import AppContext
 from mdm_desktop.domain.devices import ComplianceState as CS
@@ -16,6 +17,7 @@ from mdm_desktop.gui.charts.base import ChartCanvas
 from mdm_desktop.gui.panes.base import PaneContext
 from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
 from mdm_desktop.services.dto import DeviceQuery
+from mdm_desktop.store.schema import AuditEntry
 from tests.gui.helpers import show_top_level
 from tests.integration.fixtures_data import DeviceSpec, add_devices
 
@@ -173,3 +175,30 @@ def test_refresh_picks_up_new_devices(qtbot, pane: DashboardPane, sqlite_ctx: Ap
     assert pane.total_tile.value_label.text() == "1"
     assert pane.summary is not None
     assert pane.summary.total_devices == 1
+
+
+def test_audit_chain_warning_when_the_checkpoint_is_no_longer_extended(
+    qtbot, pane_ctx: PaneContext, sqlite_ctx: AppContext
+) -> None:
+    checkpoint = sqlite_ctx.services.audit_chain.make_checkpoint(pane_ctx.session.principal)
+    with sqlite_ctx.engine.begin() as conn:  # an older copy restored: the checkpoint's head entry differs
+        conn.execute(text("DROP TRIGGER IF EXISTS audit_entries_no_update"))
+        conn.execute(update(AuditEntry).where(AuditEntry.seq == checkpoint.head_seq).values(entry_hash="0" * 64))
+    widget = DashboardPane(pane_ctx)
+    qtbot.addWidget(widget)
+    show_top_level(widget)
+    with qtbot.waitSignal(widget.checkpoint_status_loaded, timeout=10_000):
+        widget.activate()
+    assert widget.chain_banner.isVisible()
+    assert widget.chain_banner.text_label.textFormat() == Qt.TextFormat.PlainText
+    assert widget.chain_banner.text_label.text().startswith("The audit trail no longer extends the last checkpoint")
+    with qtbot.assertNotEmitted(widget.checkpoint_status_loaded, wait=200):  # once per console session
+        widget.refresh()
+    qtbot.waitUntil(lambda: pane_ctx.runner.pending == 0, timeout=10_000)
+
+
+def test_no_audit_chain_warning_for_an_intact_chain(qtbot, pane: DashboardPane) -> None:
+    with qtbot.waitSignal(pane.checkpoint_status_loaded, timeout=10_000) as loaded:
+        pane.activate()
+    assert loaded.args[0].extends
+    assert not pane.chain_banner.isVisible()

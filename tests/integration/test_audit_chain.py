@@ -28,7 +28,7 @@ import pytest
 from alembic import command
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ from mdm_desktop.domain.audit import HASH_V1, HASH_V2, AuditDamage, EntryFields,
 from mdm_desktop.domain.errors import ConflictError, PermissionDeniedError, StoreError, ValidationError
 from mdm_desktop.services.audit_chain import (
     CheckpointSigner,
+    VerifyCancelledError,
     checkpoint_from_json,
     checkpoint_to_json,
     verify_chain,
@@ -574,6 +575,36 @@ def test_verify_is_permission_checked_and_audited(app_ctx: AppContext) -> None:
         chain.verify(helpdesk.principal)
     with pytest.raises(PermissionDeniedError):
         chain.make_checkpoint(helpdesk.principal)
+
+
+def test_verify_can_be_cancelled_between_batches_and_concludes_nothing(app_ctx: AppContext) -> None:
+    admin = sign_in_admin(app_ctx)
+    append(app_ctx, store_keys(app_ctx).audit, 5000)
+    chain = app_ctx.services.audit_chain
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_first_batch() -> bool:
+        return bool(seen)
+
+    with pytest.raises(VerifyCancelledError) as cancelled:
+        chain.verify(
+            admin.principal, progress=lambda done, total: seen.append((done, total)), should_stop=stop_after_first_batch
+        )
+    assert seen == [(2000, cancelled.value.total)]
+    assert cancelled.value.checked == 2000
+    assert cancelled.value.total >= 5000
+    assert "cancelled" in cancelled.value.message
+    with app_ctx.uow() as uow:  # a cancelled check is not audited
+        verifies = uow.session.scalar(select(func.count()).where(AuditEntry.action == "audit.verify"))
+    assert verifies == 0
+    # Cancelled before the first batch: nothing read.
+    with pytest.raises(VerifyCancelledError) as early:
+        verify_chain(app_ctx.uow, store_keys(app_ctx).audit, should_stop=lambda: True)
+    assert early.value.checked == 0
+    # Never asked to stop: the same call finishes.
+    report = chain.verify(admin.principal, should_stop=lambda: False)
+    assert report.intact, report.problem
+    assert report.entries_checked >= 5000
 
 
 def test_checkpoints_are_signed_exported_remembered_and_catch_a_rollback(app_ctx: AppContext, tmp_path: Path) -> None:

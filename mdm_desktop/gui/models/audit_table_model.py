@@ -10,6 +10,7 @@ fetches the first page again. Pages of an older query are dropped.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -46,11 +47,25 @@ OUTCOME_COLORS: dict[str, str] = {
 """Text colours of the outcome column; each keeps a contrast ratio above 4.5:1 on white."""
 
 DETAILS_PREVIEW = 160
+TEXT_CELL_LIMIT = 300
+"""Longest target (or actor, action, workstation) shown in a cell; the detail view shows more."""
+TOOLTIP_LIMIT = 1000
 
 
 def format_time_seconds(value: dt.datetime) -> str:
     """A UTC timestamp as local wall-clock time to the second."""
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cell_text(text: str, limit: int = TEXT_CELL_LIMIT) -> str:
+    """``text`` as stored, cut to ``limit`` characters for a cell (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip that shows ``text`` literally (Qt would render a tooltip that looks like HTML as HTML)."""
+    escaped = html.escape(cell_text(text, TOOLTIP_LIMIT), quote=False)
+    return f"<p style='white-space:pre-wrap'>{escaped}</p>"
 
 
 def details_preview(details: str) -> str:
@@ -109,7 +124,7 @@ class AuditTableModel(KeysetTableModel[AuditEntryInfo, AuditCursor, AuditQuery])
             if key == "time":
                 return entry.occurred_at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", " UTC")
             if key == "target" and entry.target_kind:
-                return f"{entry.target_kind}: {entry.target}"
+                return plain_tooltip(f"{entry.target_kind}: {entry.target}")
             return None
         return None
 
@@ -118,15 +133,16 @@ class AuditTableModel(KeysetTableModel[AuditEntryInfo, AuditCursor, AuditQuery])
             case "time":
                 return format_time_seconds(entry.occurred_at)
             case "actor":
-                return entry.actor if entry.actor_kind == "user" else f"{entry.actor} ({entry.actor_kind})"
+                actor = entry.actor if entry.actor_kind == "user" else f"{entry.actor} ({entry.actor_kind})"
+                return cell_text(actor)
             case "action":
-                return entry.action
+                return cell_text(entry.action)
             case "target":
-                return entry.target
+                return cell_text(entry.target)
             case "outcome":
-                return entry.outcome.capitalize()
+                return cell_text(entry.outcome.capitalize())
             case "workstation":
-                return entry.workstation
+                return cell_text(entry.workstation)
             case "details":
                 return details_preview(entry.details)
         return ""

@@ -27,10 +27,11 @@ from mdm_desktop.gui.charts.compliance_chart import ComplianceChart
 from mdm_desktop.gui.charts.os_versions_chart import OsVersionsChart
 from mdm_desktop.gui.charts.palette import COMPLIANCE_COLORS
 from mdm_desktop.gui.charts.platform_chart import PlatformChart
+from mdm_desktop.gui.panes.audit_chain_widgets import ChainWarningBanner
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
-from mdm_desktop.services.dto import BreakGlassUseInfo, ComplianceSummary, DeviceQuery
+from mdm_desktop.services.dto import BreakGlassUseInfo, CheckpointStatus, ComplianceSummary, DeviceQuery
 
 _TILE_STYLE = """
 QFrame#summaryTile { background: #ffffff; border: 1px solid #d3d9e1; border-radius: 6px; }
@@ -158,6 +159,8 @@ class DashboardPane(Pane):
     """Emitted with the number of unreviewed emergency sign-ins after the banner was updated."""
     review_requested = Signal()
     """The banner's Review link was clicked (the main window opens the Security page)."""
+    checkpoint_status_loaded = Signal(object)
+    """The audit chain's :class:`CheckpointStatus` arrived and :attr:`chain_banner` shows it."""
 
     def __init__(self, ctx: PaneContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -166,6 +169,8 @@ class DashboardPane(Pane):
         self._banner_task: Task | None = None
         self.banner = BreakGlassBanner()
         self.banner.review_requested.connect(self.review_requested)
+        self.chain_banner = ChainWarningBanner()
+        self._chain_checked = False
 
         heading = QLabel(self.title)
         heading.setObjectName("paneTitle")
@@ -225,6 +230,7 @@ class DashboardPane(Pane):
         layout.setSpacing(10)
         layout.addLayout(top)
         layout.addWidget(self.banner)
+        layout.addWidget(self.chain_banner)
         layout.addLayout(tiles_row)
         layout.addLayout(grid, 1)
         layout.addWidget(hint)
@@ -251,6 +257,24 @@ class DashboardPane(Pane):
             lambda: compliance.summary(principal), on_done=self._show, on_error=self._failed
         )
         self.refresh_banner()
+        self.check_audit_chain()
+
+    def check_audit_chain(self) -> None:
+        """Once per console session: warn when the audit chain no longer extends this workstation's checkpoint."""
+        principal = self.ctx.session.principal
+        if self._chain_checked or not principal.can(Permission.AUDIT_READ):
+            return
+        self._chain_checked = True
+        chain = self.ctx.services.audit_chain
+        self.ctx.runner.submit(
+            lambda: chain.checkpoint_status(principal),
+            on_done=self._chain_status_arrived,
+            on_error=self.ctx.errors.report,
+        )
+
+    def _chain_status_arrived(self, status: CheckpointStatus) -> None:
+        self.chain_banner.show_problem(None if status.extends else status.problem)
+        self.checkpoint_status_loaded.emit(status)
 
     def refresh_banner(self) -> None:
         """Look for unreviewed emergency sign-ins (for users who may read the audit trail)."""
