@@ -16,6 +16,7 @@ from mdm_desktop.security.keyring import load_or_create_kek
 from mdm_desktop.security.passwords import PasswordHashing
 from mdm_desktop.services.audit import AuditService
 from mdm_desktop.services.audit_chain import AuditChainService, CheckpointMemory
+from mdm_desktop.services.audit_export import AuditExportService
 from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.auth import AuthService
 from mdm_desktop.services.catalog import CatalogService
@@ -46,6 +47,7 @@ class Services:
     catalog: CatalogService
     audit: AuditService
     audit_chain: AuditChainService
+    audit_export: AuditExportService
     compliance: ComplianceService
     commands: CommandService
     demo: DemoFleetService
@@ -96,6 +98,7 @@ def open_app(
     # Every user call must carry a live session: it is re-validated (idle and absolute limits,
     # revocation, current role, scope and grants) on each service call, not only at sign-in.
     guard = SessionGuard(uow, audit, sessions, require_session=True)
+    memory = CheckpointMemory(config.data_dir / "audit")
     services = Services(
         auth=AuthService(uow, audit, hashing, clock, station, sessions=sessions),
         sessions=sessions,
@@ -104,9 +107,8 @@ def open_app(
         policies=PolicyService(uow, guard, audit, clock),
         catalog=CatalogService(uow, guard, audit, clock),
         audit=AuditService(uow, guard, audit, clock),
-        audit_chain=AuditChainService(
-            uow, guard, audit, clock, keys.audit, keys.checkpoint, CheckpointMemory(config.data_dir / "audit")
-        ),
+        audit_chain=AuditChainService(uow, guard, audit, clock, keys.audit, keys.checkpoint, memory),
+        audit_export=AuditExportService(uow, guard, audit, clock, keys.audit, keys.checkpoint, memory),
         compliance=ComplianceService(uow, guard, audit, clock),
         commands=CommandService(uow, guard, audit, clock),
         demo=DemoFleetService(uow, audit, hashing, clock, history_log=lambda c: AuditLog(keys.audit, c)),

@@ -5,7 +5,8 @@
 - ``init``: create the first administrator on an empty store (no session needed).
 - ``login`` / ``logout`` / ``whoami``: the CLI session (:mod:`mdm_desktop.cli_session`).
 - ``user add|list|disable|enable|unlock|reset-mfa|reset-password`` (:mod:`mdm_desktop.cli_users`).
-- ``audit verify|checkpoint``: check the tamper-evident audit trail, sign checkpoints (:mod:`mdm_desktop.cli_audit`).
+- ``audit verify|checkpoint|export|verify-export``: check the tamper-evident audit trail, sign checkpoints,
+  export signed extracts and check them offline (:mod:`mdm_desktop.cli_audit`).
 - ``db upgrade``: create or upgrade a store's schema.
 - ``demo``: fill a store with a realistic demo clinic and print its administrator's password and
   authenticator secret (no session needed).

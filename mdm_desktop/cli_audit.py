@@ -1,15 +1,19 @@
-"""``mdm-desktop audit verify|checkpoint``: check the tamper-evident audit trail from the command line.
+"""``mdm-desktop audit verify|checkpoint|export|verify-export``: the tamper-evident audit trail from the command line.
 
 ``verify`` reads every entry and checks the chain, its head record, the last checkpoint this
 workstation saw and, with ``--checkpoint FILE``, a checkpoint kept off the box. Exit codes:
 0 intact, 1 damaged (one line naming the first bad entry and the kind of damage), 2 usage or
 store errors as for every command. ``checkpoint --out FILE`` signs the chain's current state and
-writes it to a file for off-box keeping. Both need a CLI session whose user may read the audit log.
+writes it to a file for off-box keeping. ``export`` writes a time range as CSV or JSON Lines with a
+detached signature (``FILE.sig.json``). These need a CLI session whose user may read the audit log.
+``verify-export FILE`` checks an export offline, with no session and no store: exit 0 intact, 1 damaged,
+2 unreadable.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -18,7 +22,8 @@ from typing import Any, TextIO
 from mdm_desktop.cli_session import EXIT_OK, signed_in
 from mdm_desktop.domain.errors import ValidationError
 from mdm_desktop.services.audit_chain import checkpoint_to_json, read_checkpoint_file, write_file_atomically
-from mdm_desktop.services.dto import AuditCheckpoint, AuditVerifyReport
+from mdm_desktop.services.audit_export import ExportFormat, signature_path, verify_export
+from mdm_desktop.services.dto import AuditCheckpoint, AuditExportResult, AuditVerifyReport, ExportVerifyReport
 
 EXIT_DAMAGED = 1
 
@@ -28,9 +33,9 @@ def add_parsers(commands: Any, store: argparse.ArgumentParser, parser_class: typ
     audit = commands.add_parser(
         "audit",
         parents=[store],
-        help="verify the audit trail, sign checkpoints",
-        description="The tamper-evident audit trail. Needs a CLI session (mdm-desktop login) whose user may "
-        "read the audit log.",
+        help="verify the audit trail, sign checkpoints, export it",
+        description="The tamper-evident audit trail. Every command but verify-export needs a CLI session "
+        "(mdm-desktop login) whose user may read the audit log.",
     )
     sub = audit.add_subparsers(title="commands", metavar="COMMAND", required=True, parser_class=parser_class)
     verify = sub.add_parser(
@@ -62,16 +67,76 @@ def add_parsers(commands: Any, store: argparse.ArgumentParser, parser_class: typ
     checkpoint.add_argument("--json", action="store_true", help="print a JSON object")
     checkpoint.set_defaults(handler=cmd_audit_checkpoint)
 
+    export = sub.add_parser(
+        "export",
+        parents=[store],
+        help="write audit entries to a signed CSV or JSON Lines file",
+        description="Write the audit entries of a time range, every column included (seq, prev_hash, "
+        "entry_hash, hash_version), to FILE, and a detached signature to FILE.sig.json: the file's SHA-256, the "
+        "selection and a checkpoint of the whole trail, signed with the store's checkpoint key. Check it anywhere "
+        "with 'mdm-desktop audit verify-export FILE'. Dates are YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]; "
+        "without a time zone they are UTC. --since is inclusive; --until is exclusive, and a date alone means the "
+        "end of that day. In CSV, cells starting with = + - @ (or a tab, carriage return or quote) get a leading "
+        "single quote so spreadsheets do not run them as formulas.",
+    )
+    export.add_argument("--since", metavar="DATE", help="first day or moment (default: the start)")
+    export.add_argument("--until", metavar="DATE", help="last day, or moment excluded (default: the last entry)")
+    export.add_argument(
+        "--format", dest="fmt", choices=[f.value for f in ExportFormat], default="csv", help="file format (csv)"
+    )
+    export.add_argument("--out", metavar="FILE", type=Path, required=True, help="where to write the export")
+    export.add_argument("--force", action="store_true", help="replace FILE (and FILE.sig.json) if they exist")
+    export.add_argument("--json", action="store_true", help="print a JSON object")
+    export.set_defaults(handler=cmd_audit_export)
+
+    verify_export_cmd = sub.add_parser(
+        "verify-export",
+        help="check an exported audit file offline",
+        description="Check an export and its signature file (FILE.sig.json) without a store or a session: the "
+        "signature, the file's SHA-256, that entries are consecutive and each links to the one before, and that "
+        "the export does not go beyond the checkpoint signed with it. Compare the key fingerprint shown with the "
+        "store's. Exit code 0: intact; 1: damaged (the first problem: signature, mismatch, modified, missing, "
+        "reordered, inserted, truncated or beyond_checkpoint); 2: the files cannot be read.",
+    )
+    verify_export_cmd.add_argument("file", metavar="FILE", type=Path, help="the exported file")
+    verify_export_cmd.add_argument(
+        "--signature", metavar="SIGFILE", type=Path, help="its signature file (default: FILE.sig.json)"
+    )
+    verify_export_cmd.add_argument("--json", action="store_true", help="print a JSON object")
+    verify_export_cmd.add_argument("--debug", action="store_true", help="show the full traceback of unexpected errors")
+    verify_export_cmd.set_defaults(handler=cmd_audit_verify_export)
+
+
+def parse_moment(text: str, option: str, *, end: bool) -> dt.datetime:
+    """A ``--since``/``--until`` value: a date (midnight UTC; the next midnight for an end) or an ISO moment.
+
+    Raises:
+        ValidationError: Not a date.
+    """
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+            return moment + dt.timedelta(days=1) if end else moment
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(
+            f"{option} '{text}' is not a date.", hint="Use YYYY-MM-DD or YYYY-MM-DDTHH:MM, for example 2026-06-30."
+        ) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
 
 class _Progress:
     """Entries checked so far, on one terminal line."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, label: str = "Verifying the audit trail") -> None:
         self._stream = stream
+        self._label = label
         self._shown = False
 
     def __call__(self, done: int, total: int) -> None:
-        self._stream.write(f"\rVerifying the audit trail: {done:,} / {total:,} entries")
+        self._stream.write(f"\r{self._label}: {done:,} / {total:,} entries")
         self._stream.flush()
         self._shown = True
 
@@ -161,3 +226,90 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     )
     print("Keep the file off this computer; check the trail against it with 'mdm-desktop audit verify --checkpoint'.")
     return EXIT_OK
+
+
+def export_record(result: AuditExportResult) -> dict[str, Any]:
+    """An export's result as a JSON-ready mapping."""
+    return {
+        "file": result.path,
+        "signature": result.signature_path,
+        "format": result.file_format,
+        "count": result.count,
+        "first_seq": result.first_seq,
+        "last_seq": result.last_seq,
+        "sha256": result.file_sha256,
+        "checkpoint_head_seq": result.checkpoint.head_seq,
+        "key_fingerprint": result.checkpoint.key_fingerprint,
+    }
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Export a time range of the trail with a detached signature."""
+    path: Path = args.out
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder.", hint="Give a file name for --out.")
+    since = parse_moment(args.since, "--since", end=False) if args.since is not None else None
+    until = parse_moment(args.until, "--until", end=True) if args.until is not None else None
+    if since is not None and until is not None and since >= until:
+        raise ValidationError("--since must be before --until.", hint="Swap the two dates.")
+    existing = [p for p in (path, signature_path(path)) if p.exists()]
+    if existing and not args.force:
+        raise ValidationError(
+            f"{existing[0]} already exists.", hint="Choose another file, or add --force to replace it."
+        )
+    with signed_in(args) as (ctx, session):
+        progress = _Progress(sys.stderr, "Exporting the audit trail") if sys.stderr.isatty() else None
+        try:
+            result = ctx.services.audit_export.export(session.principal, since, until, args.fmt, path, progress)
+        finally:
+            if progress is not None:
+                progress.done()
+    if args.json:
+        print(json.dumps(export_record(result)))
+        return EXIT_OK
+    span = f"entries #{result.first_seq} to #{result.last_seq}" if result.count else "no entries in that range"
+    print(
+        f"Exported {result.count:,} audit entries ({span}) to {result.path}, signed with key "
+        f"{result.checkpoint.key_fingerprint} in {result.signature_path}."
+    )
+    print("Keep the two files together; check them with 'mdm-desktop audit verify-export'.")
+    return EXIT_OK
+
+
+def verify_export_record(report: ExportVerifyReport) -> dict[str, Any]:
+    """An offline verification's report as a JSON-ready mapping."""
+    problem = report.problem
+    return {
+        "ok": report.ok,
+        "file": report.path,
+        "format": report.file_format,
+        "entries": report.entries,
+        "first_seq": report.first_seq,
+        "last_seq": report.last_seq,
+        "since": report.since or None,
+        "until": report.until or None,
+        "exported_at": report.exported_at,
+        "exported_by": report.exported_by,
+        "key_fingerprint": report.key_fingerprint,
+        "checkpoint_head_seq": report.checkpoint_head_seq,
+        "problem": None
+        if problem is None
+        else {"kind": problem.kind.value, "line": problem.line, "seq": problem.seq, "description": problem.description},
+    }
+
+
+def cmd_audit_verify_export(args: argparse.Namespace) -> int:
+    """Check an export offline; exit 0 when intact, 1 when damaged (2, unreadable, via the error handler)."""
+    report = verify_export(args.file, args.signature)
+    if args.json:
+        print(json.dumps(verify_export_record(report), ensure_ascii=False))
+    elif report.problem is None:
+        span = f"entries #{report.first_seq} to #{report.last_seq}" if report.entries else "no entries"
+        print(
+            f"Export intact: {report.entries:,} entries ({span}), exported {report.exported_at[:19]}Z by "
+            f"{report.exported_by}, signed with key {report.key_fingerprint} (checkpoint head "
+            f"#{report.checkpoint_head_seq})."
+        )
+    else:
+        print(f"Export damaged ({report.problem.kind.value}): {report.problem.description}")
+    return EXIT_OK if report.ok else EXIT_DAMAGED

@@ -113,3 +113,68 @@ def checkpoint_bytes(entries: int, head_seq: int, head_hash: str, made_at: dt.da
     """The canonical bytes a checkpoint signature covers (tagged, length-prefixed, injective)."""
     parts = (str(entries), str(head_seq), head_hash, utc_text(made_at))
     return _CHECKPOINT_TAG + b"".join(_field(p.encode("utf-8")) for p in parts)
+
+
+EXPORT_SIGNATURE_FORMAT = "mdm-desktop-audit-export-signature"
+_EXPORT_TAG = b"mdm-desktop-audit-export-v1"
+
+
+class ExportDamage(enum.StrEnum):
+    """The kind of problem ``audit verify-export`` reports for an exported file."""
+
+    SIGNATURE = "signature"
+    """The signature file's own signature (or its checkpoint's) does not verify: it was altered or forged."""
+    MISMATCH = "mismatch"
+    """The signature file belongs to another export (its selection does not match the file)."""
+    MODIFIED = "modified"
+    """A line was changed (the file's hash or an entry's link to the one before does not match)."""
+    MISSING = "missing"
+    """An entry is gone from the middle of the file (a gap in the sequence)."""
+    REORDERED = "reordered"
+    """Entries are present but out of order."""
+    INSERTED = "inserted"
+    """A line the export never held was added."""
+    TRUNCATED = "truncated"
+    """Entries are gone from the end of the file."""
+    BEYOND_CHECKPOINT = "beyond_checkpoint"
+    """The file's last entry lies beyond (or disagrees with) the checkpoint it was signed with."""
+
+
+def export_bytes(
+    file_format: str,
+    file_sha256: str,
+    file_bytes: int,
+    selection: tuple[str, str, int, int, int, str, str],
+    exported_at: dt.datetime,
+    exported_by: str,
+    checkpoint_signature: str,
+) -> bytes:
+    """The canonical bytes an export signature covers (tagged, length-prefixed, injective).
+
+    Args:
+        file_format: ``csv`` or ``jsonl``.
+        file_sha256: SHA-256 (hex) of the exported file.
+        file_bytes: The file's size.
+        selection: (since, until, first seq, last seq, count, first entry's prev_hash, last entry's hash);
+            since and until as UTC text, "" when open.
+        exported_at: When the export was made.
+        exported_by: Who made it.
+        checkpoint_signature: The signature of the checkpoint made with the export (binds the two).
+    """
+    since, until, first, last, count, first_prev, last_hash = selection
+    parts = (
+        file_format,
+        file_sha256,
+        str(file_bytes),
+        since,
+        until,
+        str(first),
+        str(last),
+        str(count),
+        first_prev,
+        last_hash,
+        utc_text(exported_at),
+        exported_by,
+        checkpoint_signature,
+    )
+    return _EXPORT_TAG + b"".join(_field(p.encode("utf-8", "surrogatepass")) for p in parts)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mdm_desktop.domain.accounts import Permission, Principal, Role
-from mdm_desktop.domain.audit import AuditDamage, Outcome
+from mdm_desktop.domain.audit import AuditDamage, ExportDamage, Outcome
 from mdm_desktop.domain.commands import CommandStatus, CommandType
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform
 
@@ -665,3 +665,80 @@ class CheckpointStatus:
     remembered: AuditCheckpoint | None
     extends: bool
     problem: AuditProblem | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditExportResult:
+    """What :meth:`~mdm_desktop.services.audit_export.AuditExportService.export` wrote.
+
+    Attributes:
+        path: The exported file.
+        signature_path: Its detached signature (``FILE.sig.json``).
+        file_format: ``csv`` or ``jsonl``.
+        count: Entries exported.
+        first_seq: The first exported entry's position (0 when none).
+        last_seq: The last exported entry's position (0 when none).
+        file_sha256: SHA-256 of the file (hex).
+        checkpoint: The checkpoint signed with the export.
+    """
+
+    path: str
+    signature_path: str
+    file_format: str
+    count: int
+    first_seq: int
+    last_seq: int
+    file_sha256: str
+    checkpoint: AuditCheckpoint
+
+
+@dataclass(frozen=True, slots=True)
+class ExportProblem:
+    """The first problem ``verify_export`` found in an exported file.
+
+    Attributes:
+        kind: What kind of problem.
+        description: One line in plain words.
+        line: The file's line (or CSV record) number where it shows, when there is one.
+        seq: The chain position concerned, when there is one.
+    """
+
+    kind: ExportDamage
+    description: str
+    line: int | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportVerifyReport:
+    """The result of checking an exported audit file offline.
+
+    Attributes:
+        ok: True when the signature, the file's hash, the entries' order and links all check out.
+        path: The file checked.
+        file_format: ``csv`` or ``jsonl``.
+        entries: Entries checked (0 when a problem was found).
+        first_seq: The first entry's position named by the signature (0 when the export is empty).
+        last_seq: The last entry's position named by the signature (0 when the export is empty).
+        since: The start of the exported time range ("" when open).
+        until: The end of the exported time range ("" when open).
+        exported_at: When the export was made.
+        exported_by: Who made it.
+        key_fingerprint: The fingerprint of the key that signed it (compare with the store's).
+        checkpoint_head_seq: The head of the chain at export time, per the signed checkpoint.
+        problem: The first problem, or ``None``.
+    """
+
+    ok: bool
+    path: str
+    file_format: str
+    entries: int
+    first_seq: int
+    last_seq: int
+    since: str
+    until: str
+    exported_at: str
+    exported_by: str
+    key_fingerprint: str
+    checkpoint_head_seq: int
+    problem: ExportProblem | None = None

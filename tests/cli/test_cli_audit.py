@@ -144,3 +144,101 @@ def test_progress_is_shown_on_a_terminal_only(store: Store) -> None:
     code, _out, err_text = run(["audit", "verify", *store.args()])
     assert code == 0
     assert err_text == ""
+
+
+# -- export and verify-export ----------------------------------------------------------------------------------
+
+
+def test_export_then_verify_export_offline(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "usb" / "audit.csv"
+    code, text, err = run(["audit", "export", *store.args(), "--since", "2000-01-01", "--out", str(out)])
+    assert code == 0, err
+    assert text.startswith("Exported ")
+    assert "signed with key" in text
+    assert out.exists()
+    assert (tmp_path / "usb" / "audit.csv.sig.json").exists()
+    assert out.read_text(encoding="utf-8").startswith("id,seq,hash_version,occurred_at,")
+
+    # Another machine: no store, no session, no environment.
+    monkeypatch.setenv("MDM_DATA_DIR", str(tmp_path / "elsewhere"))
+    code, text, err = run(["audit", "verify-export", str(out)])
+    assert code == 0, err
+    assert text.startswith("Export intact: ")
+    assert len(text.strip().splitlines()) == 1
+    code, text, err = run(["audit", "verify-export", str(out), "--json"])
+    assert code == 0, err
+    report = json.loads(text)
+    assert report["ok"] is True
+    assert report["entries"] == report["last_seq"] >= 1
+    assert report["problem"] is None
+
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    out.write_text("".join(lines[:2] + lines[3:]), encoding="utf-8")
+    code, text, err = run(["audit", "verify-export", str(out)])
+    assert code == 1, err
+    assert text.startswith("Export damaged (missing): Entry #2 is missing")
+    assert len(text.strip().splitlines()) == 1
+    code, text, _err = run(["audit", "verify-export", str(out), "--json"])
+    assert code == 1
+    assert json.loads(text)["problem"]["kind"] == "missing"
+
+    code, _text, err = run(["audit", "verify-export", str(tmp_path / "nope.csv")])
+    assert_one_line_error(code, err, "Cannot read the signature file")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_export_jsonl_and_a_range_by_day(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "audit.jsonl"
+    code, text, err = run(
+        ["audit", "export", *store.args(), "--format", "jsonl", "--since", "2000-01-01", "--until", "2999-12-31",
+         "--out", str(out), "--json"]
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(text)
+    assert result["format"] == "jsonl"
+    assert result["count"] >= 1
+    first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert first["seq"] == result["first_seq"]
+    assert run(["audit", "verify-export", str(out)])[0] == 0
+    empty = tmp_path / "empty.csv"
+    code, text, err = run(
+        ["audit", "export", *store.args(), "--since", "2000-01-01", "--until", "2000-01-02", "--out", str(empty)]
+    )
+    assert code == 0, err
+    assert "Exported 0 audit entries (no entries in that range)" in text
+    assert run(["audit", "verify-export", str(empty)])[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "fragments"),
+    [
+        (["--since", "yesterday"], ("--since 'yesterday' is not a date", "YYYY-MM-DD")),
+        (["--until", "2026-13-45"], ("--until '2026-13-45' is not a date",)),
+        (["--since", "2026-06-02", "--until", "2026-06-01"], ("--since must be before --until",)),
+    ],
+)
+def test_bad_export_ranges_are_one_line_errors_and_write_nothing(
+    store: Store, tmp_path: Path, options: list[str], fragments: tuple[str, ...]
+) -> None:
+    out = tmp_path / "usb" / "x.csv"
+    code, _text, err = run(["audit", "export", *store.args(), *options, "--out", str(out)])
+    assert_one_line_error(code, err, *fragments)
+    assert not out.parent.exists()
+
+
+def test_export_does_not_replace_files_without_force(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "x.csv"
+    assert run(["audit", "export", *store.args(), "--out", str(out)])[0] == 0
+    code, _text, err = run(["audit", "export", *store.args(), "--out", str(out)])
+    assert_one_line_error(code, err, "already exists", "--force")
+    code, _text, err = run(["audit", "export", *store.args(), "--out", str(out), "--force"])
+    assert code == 0, err
+    assert run(["audit", "verify-export", str(out)])[0] == 0
+
+
+def test_export_needs_a_session(tmp_path: Path) -> None:
+    args = ["--db", str(tmp_path / "s.sqlite3"), "--key-file", str(tmp_path / "kek.json")]
+    code, _out, err = run(["audit", "export", *args, "--out", str(tmp_path / "x.csv")])
+    assert_one_line_error(code, err, "not signed in")
+    assert not (tmp_path / "s.sqlite3").exists()
+    assert not (tmp_path / "x.csv").exists()
