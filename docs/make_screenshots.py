@@ -27,7 +27,8 @@ from mdm_desktop.gui.launch import configure_application
 from mdm_desktop.gui.main_window import MainWindow
 from mdm_desktop.services.dto import SessionInfo
 
-PANES = {"devices": 0, "policies": 1, "catalog": 2, "audit": 3, "dashboard": 4}
+PANES = ("devices", "policies", "catalog", "audit", "dashboard", "users", "access_requests", "security")
+"""MainWindow attributes of the panes to render (an administrator sees them all)."""
 
 
 def wait(app: QApplication, seconds: float) -> None:
@@ -59,8 +60,9 @@ def main() -> int:
             window = MainWindow(ctx, session, settings=settings)
             window.resize(1440, 900)
             window.show()
-            for name, index in PANES.items():
-                window.show_pane(index)
+            for name in PANES:
+                pane = getattr(window, name)
+                window.show_pane(window.panes.index(pane))
                 wait(app, 2.5)
                 if name == "devices":
                     window.devices.table.selectRow(3)
