@@ -40,6 +40,7 @@ def wait(app: QApplication, seconds: float) -> None:
 
 
 def main() -> int:
+    """Build the demo store, render each pane, and write the PNG files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "screenshots"))
     parser.add_argument("--devices", type=int, default=2000)
