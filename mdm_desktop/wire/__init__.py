@@ -1,0 +1,1 @@
+"""Wire schema shared by the gateway and the device side."""
