@@ -18,14 +18,18 @@ from mdm_desktop.services.audit import AuditService
 from mdm_desktop.services.audit_chain import AuditChainService, CheckpointMemory
 from mdm_desktop.services.audit_export import AuditExportService
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.audit_retention import AuditRetentionService
 from mdm_desktop.services.auth import AuthService
 from mdm_desktop.services.catalog import CatalogService
+from mdm_desktop.services.checkin import CheckinService
 from mdm_desktop.services.clock import Clock, utc_now
 from mdm_desktop.services.commands import CommandService
 from mdm_desktop.services.compliance import ComplianceService
 from mdm_desktop.services.demo_fleet import DemoFleetService
 from mdm_desktop.services.devices import DeviceService
+from mdm_desktop.services.enrollment import EnrollmentService
 from mdm_desktop.services.policies import PolicyService
+from mdm_desktop.services.policy_exports import PolicyExportService
 from mdm_desktop.services.sessions import SessionGuard, SessionService
 from mdm_desktop.services.users import UserService
 from mdm_desktop.store.encryption import FieldCipher
@@ -44,13 +48,17 @@ class Services:
     users: UserService
     devices: DeviceService
     policies: PolicyService
+    policy_exports: PolicyExportService
     catalog: CatalogService
     audit: AuditService
     audit_chain: AuditChainService
     audit_export: AuditExportService
+    audit_retention: AuditRetentionService
     compliance: ComplianceService
     commands: CommandService
     demo: DemoFleetService
+    enrollment: EnrollmentService
+    checkin: CheckinService
 
 
 @dataclass(frozen=True)
@@ -99,19 +107,24 @@ def open_app(
     # revocation, current role, scope and grants) on each service call, not only at sign-in.
     guard = SessionGuard(uow, audit, sessions, require_session=True)
     memory = CheckpointMemory(config.data_dir / "audit")
+    exporter = AuditExportService(uow, guard, audit, clock, keys.audit, keys.checkpoint, memory)
     services = Services(
         auth=AuthService(uow, audit, hashing, clock, station, sessions=sessions),
         sessions=sessions,
         users=UserService(uow, guard, audit, clock, hashing, sessions),
         devices=DeviceService(uow, guard, audit, clock),
         policies=PolicyService(uow, guard, audit, clock),
+        policy_exports=PolicyExportService(uow, guard, audit, clock),
         catalog=CatalogService(uow, guard, audit, clock),
         audit=AuditService(uow, guard, audit, clock),
         audit_chain=AuditChainService(uow, guard, audit, clock, keys.audit, keys.checkpoint, memory),
-        audit_export=AuditExportService(uow, guard, audit, clock, keys.audit, keys.checkpoint, memory),
+        audit_export=exporter,
+        audit_retention=AuditRetentionService(uow, guard, audit, clock, exporter, keys.checkpoint),
         compliance=ComplianceService(uow, guard, audit, clock),
         commands=CommandService(uow, guard, audit, clock),
         demo=DemoFleetService(uow, audit, hashing, clock, history_log=lambda c: AuditLog(keys.audit, c)),
+        enrollment=EnrollmentService(uow, guard, audit, clock),
+        checkin=CheckinService(uow, audit, clock),
     )
     location = describe(engine.url.render_as_string(hide_password=True))
     return AppContext(config=config, location=location, services=services, engine=engine, uow=uow)

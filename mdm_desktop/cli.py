@@ -7,10 +7,14 @@
 - ``user add|list|disable|enable|unlock|reset-mfa|reset-password`` (:mod:`mdm_desktop.cli_users`).
 - ``audit verify|checkpoint|export|verify-export``: check the tamper-evident audit trail, sign checkpoints,
   export signed extracts and check them offline (:mod:`mdm_desktop.cli_audit`).
+- ``command send|list|cancel|resume`` and ``approval list|approve|reject``: remote commands and
+  their two-administrator approvals (:mod:`mdm_desktop.cli_commands`).
 - ``db upgrade``: create or upgrade a store's schema.
 - ``demo``: fill a store with a realistic demo clinic and print its administrator's password and
   authenticator secret (no session needed).
 - ``devices list``: print the device inventory as a table, JSON or CSV.
+- ``policy baselines|create|export``: built-in baselines, policies from them, exports to Apple and
+  Android formats (:mod:`mdm_desktop.cli_policies`).
 
 Commands that read or change data need a CLI session and obey the signed-in user's
 permissions. Every error meant for a person (:class:`MdmError`) is one line on stderr
@@ -30,7 +34,8 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from mdm_desktop import __version__, cli_audit, cli_session, cli_users
+from mdm_desktop import __version__, cli_audit, cli_commands, cli_gateway, cli_policies, cli_session, cli_users
+from mdm_desktop.agent import cli as agent_cli
 from mdm_desktop.cli_session import command_hint, open_store, resolve_group, session_ended_message, signed_in
 from mdm_desktop.config import Config
 from mdm_desktop.domain.accounts import SessionEndedError
@@ -146,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_parsers(commands, sub_store)
     cli_users.add_parsers(commands, sub_store, _Parser)
     cli_audit.add_parsers(commands, sub_store, _Parser)
+    cli_commands.add_parsers(commands, sub_store, _Parser)
+    cli_gateway.add_parsers(commands, sub_store, _Parser)
+    cli_policies.add_parsers(commands, sub_store, _Parser)
+    # Device side (agent, virtual fleet): its module imports only the standard library until a command runs.
+    agent_cli.add_parsers(commands, _Parser)
 
     db = commands.add_parser(
         "db", help="store maintenance (schema upgrade)", description="Store maintenance.", parents=[sub_store]

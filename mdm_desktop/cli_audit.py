@@ -1,4 +1,4 @@
-"""``mdm-desktop audit verify|checkpoint|export|verify-export``: the tamper-evident audit trail from the command line.
+"""``mdm-desktop audit verify|checkpoint|export|verify-export|retention|prune``: the audit trail from the command line.
 
 ``verify`` reads every entry and checks the chain, its head record, the last checkpoint this
 workstation saw and, with ``--checkpoint FILE``, a checkpoint kept off the box. Exit codes:
@@ -7,7 +7,9 @@ store errors as for every command. ``checkpoint --out FILE`` signs the chain's c
 writes it to a file for off-box keeping. ``export`` writes a time range as CSV or JSON Lines with a
 detached signature (``FILE.sig.json``). These need a CLI session whose user may read the audit log.
 ``verify-export FILE`` checks an export offline, with no session and no store: exit 0 intact, 1 damaged,
-2 unreadable.
+2 unreadable. ``retention [--years N]`` shows (or, for an administrator with a fresh authenticator code,
+sets) how long entries are kept; ``prune --before DATE --out DIR`` exports, signs and removes the entries
+recorded before DATE (which must be older than the retention period), after showing them and asking.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from mdm_desktop.cli_session import EXIT_OK, signed_in
+from mdm_desktop import cli_session
+from mdm_desktop.cli_session import EXIT_ERROR, EXIT_OK, signed_in, with_step_up
 from mdm_desktop.domain.errors import ValidationError
 from mdm_desktop.services.audit_chain import checkpoint_to_json, read_checkpoint_file, write_file_atomically
 from mdm_desktop.services.audit_export import ExportFormat, signature_path, verify_export
+from mdm_desktop.services.audit_retention import PrunePlan, PruneResult, RetentionStatus
 from mdm_desktop.services.dto import AuditCheckpoint, AuditExportResult, AuditVerifyReport, ExportVerifyReport
 
 EXIT_DAMAGED = 1
@@ -105,6 +109,41 @@ def add_parsers(commands: Any, store: argparse.ArgumentParser, parser_class: typ
     verify_export_cmd.add_argument("--json", action="store_true", help="print a JSON object")
     verify_export_cmd.add_argument("--debug", action="store_true", help="show the full traceback of unexpected errors")
     verify_export_cmd.set_defaults(handler=cmd_audit_verify_export)
+    _add_retention_parsers(sub, store)
+
+
+def _add_retention_parsers(sub: Any, store: argparse.ArgumentParser) -> None:
+    code_help = "a fresh code from your authenticator app (default: $MDM_TOTP, else asked)"
+    retention = sub.add_parser(
+        "retention",
+        parents=[store],
+        help="show or set how many years audit entries are kept",
+        description="Show the retention period, the oldest audit entry and how many entries are old enough to "
+        "prune. With --years N, set the period (an administrator, with a fresh authenticator code). HIPAA asks "
+        "that documentation be kept six years (45 CFR 164.316(b)(2)(i)), so the period is never below 6.",
+    )
+    retention.add_argument("--years", type=int, metavar="N", help="set the retention period (6 to 100 years)")
+    retention.add_argument("--code", metavar="CODE", help=code_help)
+    retention.add_argument("--json", action="store_true", help="print a JSON object")
+    retention.set_defaults(handler=cmd_audit_retention)
+
+    prune = sub.add_parser(
+        "prune",
+        parents=[store],
+        help="export, sign and remove audit entries older than the retention period",
+        description="Remove the audit entries recorded before DATE, which must be older than the retention period. "
+        "They are first exported to DIR as signed JSON Lines (audit-pruned-FIRST-LAST.jsonl and its .sig.json; "
+        "check them with 'audit verify-export'), and the store keeps a signed record of the prune so "
+        "'audit verify' still passes. Shows what will be removed and asks to confirm unless --yes. If anything "
+        "fails, nothing is removed. Needs an administrator and a fresh authenticator code. DATE is YYYY-MM-DD "
+        "(midnight UTC) or YYYY-MM-DDTHH:MM[:SS][+HH:MM].",
+    )
+    prune.add_argument("--before", metavar="DATE", required=True, help="remove entries recorded before this moment")
+    prune.add_argument("--out", metavar="DIR", type=Path, required=True, help="the folder the export is written to")
+    prune.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    prune.add_argument("--code", metavar="CODE", help=code_help)
+    prune.add_argument("--json", action="store_true", help="print a JSON object")
+    prune.set_defaults(handler=cmd_audit_prune)
 
 
 def parse_moment(text: str, option: str, *, end: bool) -> dt.datetime:
@@ -313,3 +352,152 @@ def cmd_audit_verify_export(args: argparse.Namespace) -> int:
     else:
         print(f"Export damaged ({report.problem.kind.value}): {report.problem.description}")
     return EXIT_OK if report.ok else EXIT_DAMAGED
+
+
+# -- retention and pruning -------------------------------------------------------------------------------------
+
+
+def _when(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).isoformat() if moment is not None else None
+
+
+def _day(moment: dt.datetime | None) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d") if moment is not None else "-"
+
+
+def plan_record(plan: PrunePlan) -> dict[str, Any]:
+    """What a prune removes, as a JSON-ready mapping."""
+    return {
+        "before": _when(plan.before),
+        "count": plan.count,
+        "first_seq": plan.first_seq,
+        "last_seq": plan.last_seq,
+        "first_at": _when(plan.first_at),
+        "last_at": _when(plan.last_at),
+    }
+
+
+def retention_record(status: RetentionStatus) -> dict[str, Any]:
+    """The retention status as a JSON-ready mapping."""
+    last = status.last_prune
+    return {
+        "years": status.years,
+        "cutoff": _when(status.cutoff),
+        "entries": status.entries,
+        "oldest_seq": status.oldest_seq,
+        "oldest_at": _when(status.oldest_at),
+        "prunable": plan_record(status.prunable),
+        "last_prune": None
+        if last is None
+        else {
+            "first_seq": last.first_seq,
+            "last_seq": last.upto_seq,
+            "count": last.entries,
+            "pruned_at": _when(last.pruned_at),
+            "by": last.actor,
+            "export": last.export_file,
+            "sha256": last.export_sha256,
+        },
+    }
+
+
+def _describe_plan(plan: PrunePlan) -> str:
+    return (
+        f"{plan.count:,} audit entries, #{plan.first_seq} to #{plan.last_seq}, recorded {_day(plan.first_at)} "
+        f"to {_day(plan.last_at)}"
+    )
+
+
+def cmd_audit_retention(args: argparse.Namespace) -> int:
+    """Show the retention period and what is prunable; with ``--years``, set the period first."""
+    if args.years is not None and not 6 <= args.years <= 100:
+        raise ValidationError(
+            f"--years {args.years} is out of range: audit entries are kept 6 to 100 years.",
+            hint="HIPAA asks for six years (45 CFR 164.316(b)(2)(i)); give 6 or more.",
+        )
+    with signed_in(args) as (ctx, session):
+        retention = ctx.services.audit_retention
+        if args.years is not None:
+            with_step_up(ctx, session, args, lambda who: retention.set_retention_years(who, args.years))
+        status = retention.retention_status(session.principal)
+    if args.json:
+        print(json.dumps(retention_record(status)))
+        return EXIT_OK
+    if args.years is not None:
+        print(f"Retention period set to {status.years} years.")
+    print(f"Audit entries are kept {status.years} years: entries recorded before {_day(status.cutoff)} may be pruned.")
+    oldest = f"#{status.oldest_seq}, recorded {_day(status.oldest_at)}" if status.entries else "none"
+    print(f"Entries in the trail: {status.entries:,}; oldest: {oldest}.")
+    if status.prunable.count:
+        print(f"Old enough to prune: {_describe_plan(status.prunable)}.")
+    else:
+        print("Old enough to prune: none.")
+    if status.last_prune is not None:
+        last = status.last_prune
+        print(
+            f"Last prune: entries #{last.first_seq} to #{last.upto_seq} on {_day(last.pruned_at)} by {last.actor}, "
+            f"kept in {last.export_file}."
+        )
+    return EXIT_OK
+
+
+def _confirmed(plan: PrunePlan, out: Path) -> bool:
+    """Ask the person at the terminal to type 'yes'."""
+    answer = cli_session.ask(
+        f"This exports {_describe_plan(plan)} to {out} and then removes them from the store. Type 'yes' to prune: "
+    )
+    return answer.strip().lower() == "yes"
+
+
+def cmd_audit_prune(args: argparse.Namespace) -> int:
+    """Show what would be pruned, confirm, then export, sign and remove it."""
+    before = parse_moment(args.before, "--before", end=False)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"{out} is not a folder.", hint="Give a folder for --out.")
+    with signed_in(args) as (ctx, session):
+        retention = ctx.services.audit_retention
+        plan = retention.plan(session.principal, before)
+        if plan.count == 0:
+            if args.json:
+                print(json.dumps({"pruned": False, "plan": plan_record(plan)}))
+            else:
+                print(f"No audit entries were recorded before {_day(before)}: nothing to prune.")
+            return EXIT_OK
+        if not args.yes:
+            if not cli_session.is_interactive():
+                raise ValidationError(
+                    f"Pruning removes {_describe_plan(plan)}; confirm it.",
+                    hint="Run the command in a terminal to be asked, or add --yes.",
+                )
+            if not _confirmed(plan, out):
+                print("Nothing was pruned.", file=sys.stderr)
+                return EXIT_ERROR
+        progress = _Progress(sys.stderr, "Exporting the entries to prune") if sys.stderr.isatty() else None
+        try:
+            result = with_step_up(ctx, session, args, lambda who: retention.prune(who, before, out, progress))
+        finally:
+            if progress is not None:
+                progress.done()
+    return _print_pruned(result, args.json)
+
+
+def _print_pruned(result: PruneResult, as_json: bool) -> int:
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "pruned": True,
+                    "plan": plan_record(result.plan),
+                    "export": result.export_path,
+                    "signature": result.signature_path,
+                    "sha256": result.export_sha256,
+                    "key_fingerprint": result.anchor.key_fingerprint,
+                }
+            )
+        )
+        return EXIT_OK
+    print(f"Pruned {_describe_plan(result.plan)}.")
+    print(f"They are kept in {result.export_path}, signed in {result.signature_path} (SHA-256 {result.export_sha256}).")
+    print("Keep the two files together and off this computer; check them with 'mdm-desktop audit verify-export'.")
+    return EXIT_OK

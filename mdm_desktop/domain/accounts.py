@@ -22,6 +22,7 @@ class Permission(enum.StrEnum):
     DEVICES_WRITE = "devices.write"
     COMMANDS_SEND = "commands.send"
     COMMANDS_SEND_DESTRUCTIVE = "commands.send_destructive"
+    COMMANDS_APPROVE = "commands.approve"
     POLICIES_READ = "policies.read"
     POLICIES_WRITE = "policies.write"
     CATALOG_READ = "catalog.read"
@@ -67,6 +68,7 @@ PERMISSION_LABELS: Mapping[Permission, str] = {
     Permission.DEVICES_WRITE: "Enrol, edit and remove devices",
     Permission.COMMANDS_SEND: "Send everyday commands (sync, message, lost-mode request)",
     Permission.COMMANDS_SEND_DESTRUCTIVE: "Send destructive commands (wipe, retire)",
+    Permission.COMMANDS_APPROVE: "Approve another administrator's guarded commands; resume paused ones",
     Permission.POLICIES_READ: "See policies",
     Permission.POLICIES_WRITE: "Edit, publish and assign policies",
     Permission.CATALOG_READ: "See the app catalog",
@@ -129,6 +131,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
 STEP_UP_PERMISSIONS: frozenset[Permission] = frozenset(
     {
         Permission.COMMANDS_SEND_DESTRUCTIVE,
+        Permission.COMMANDS_APPROVE,
         Permission.USERS_MANAGE,
         Permission.KEYS_MANAGE,
         Permission.SETTINGS_MANAGE,
@@ -148,6 +151,7 @@ NOT_TEMPORARILY_GRANTABLE: frozenset[Permission] = frozenset(
         Permission.ACCESS_APPROVE,
         Permission.ACCESS_REQUEST,
         Permission.EMERGENCY_REVIEW,
+        Permission.COMMANDS_APPROVE,
     }
 )
 """Administration of the console itself is given by a role, never by a temporary access request."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,62 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def canonical_json(details: Mapping[str, Any]) -> str:
     """Encode ``details`` deterministically: sorted keys, no spaces, UTF-8 kept.
 
-    The same mapping always gives the same text, so the text can be hashed.
+    The same mapping always gives the same text, so the text can be hashed. Control characters
+    (NUL included) come out as JSON escapes, and so do lone surrogates (which UTF-8 cannot hold), so
+    the text fits any database text column and decodes back to the same mapping.
     """
-    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_FIELD_ESCAPE = re.compile("\\\\(?=[\\\\0u\x00\ud800-\udfff])|\x00|[\ud800-\udfff]")
+_FIELD_UNESCAPE = re.compile("\\\\(\\\\|0|u[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\\":
+        return "\\\\"
+    if char == "\x00":
+        return "\\0"
+    return f"\\u{ord(char):04x}"
+
+
+def escape_field(value: str) -> str:
+    r"""The stored form of an audit text field (actor, workstation, target, ...): reversible, NUL-free.
+
+    PostgreSQL text cannot hold NUL and UTF-8 cannot hold a lone surrogate, so a device could otherwise
+    make its own audit entry impossible to write. A NUL becomes ``\0``, a lone surrogate ``\udXXX``,
+    and a backslash is doubled only where it precedes ``\``, ``0``, ``u``, a NUL or a lone surrogate;
+    everything else is stored as it is (so ordinary text, Windows ``DOMAIN\user`` names included, is
+    unchanged). The entry's hash covers this stored form, and :func:`unescape_field` reverses it:
+    distinct values never share a stored form.
+    """
+    if "\\" not in value and "\x00" not in value and not _LONE_SURROGATE.search(value):
+        return value
+    return _FIELD_ESCAPE.sub(_escape_one, value)
+
+
+def unescape_field(stored: str) -> str:
+    """The value :func:`escape_field` stored as ``stored``."""
+    if "\\" not in stored:
+        return stored
+
+    def one(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code == "\\":
+            return "\\"
+        if code == "0":
+            return "\x00"
+        return chr(int(code[1:], 16))
+
+    return _FIELD_UNESCAPE.sub(one, stored)
 
 
 HASH_V1 = 1

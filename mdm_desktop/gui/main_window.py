@@ -25,12 +25,14 @@ from PySide6.QtWidgets import (
 from mdm_desktop import __version__
 from mdm_desktop.app import AppContext
 from mdm_desktop.domain.accounts import Permission
+from mdm_desktop.gui.checkpoint_scheduler import CheckpointScheduler
 from mdm_desktop.gui.dialogs.step_up_dialog import StepUpHandler
 from mdm_desktop.gui.errors import ErrorReporter
 from mdm_desktop.gui.panes.access_requests_pane import AccessRequestsPane
 from mdm_desktop.gui.panes.audit_pane import AuditPane
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.panes.catalog_pane import CatalogPane
+from mdm_desktop.gui.panes.commands_pane import CommandsPane
 from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
 from mdm_desktop.gui.panes.devices_pane import DevicesPane, count_text
 from mdm_desktop.gui.panes.policies_pane import PoliciesPane
@@ -129,7 +131,16 @@ class MainWindow(QMainWindow):
         self.catalog = CatalogPane(pane_ctx)
         self.audit = AuditPane(pane_ctx)
         self.dashboard = DashboardPane(pane_ctx)
-        self.panes: tuple[Pane, ...] = (self.devices, self.policies, self.catalog, self.audit, self.dashboard)
+        # Remote commands (issue 6): pending and failed commands, approvals; after the dashboard (Ctrl+6).
+        self.commands = CommandsPane(pane_ctx)
+        self.panes: tuple[Pane, ...] = (
+            self.devices,
+            self.policies,
+            self.catalog,
+            self.audit,
+            self.dashboard,
+            self.commands,
+        )
         self.dashboard.devices_requested.connect(self.show_devices)
         # Administration panes: only for those who may read them (the services refuse the rest anyway).
         can = session.principal.can
@@ -185,7 +196,11 @@ class MainWindow(QMainWindow):
             start_index = 0
         self.show_pane(start_index if 0 <= start_index < len(self.panes) else 0)
         self.refresh_device_count()
+        self.checkpoints = CheckpointScheduler(
+            ctx.services.audit_chain, self.session_holder, self.runner, self, report=self.errors.report
+        )
         self.monitor.start()
+        self.checkpoints.start()
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -226,6 +241,17 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             view_menu.addAction(action)
             self.pane_actions.append(action)
+
+        # The Audit pane's own actions (one QAction each: no ambiguous shortcut), usable from any pane.
+        audit_menu = menus.addMenu("&Audit")
+        self.audit_actions: list[QAction] = []
+        for name in ("verify_action", "checkpoint_action", "export_action"):
+            found = getattr(self.audit, name, None)
+            if isinstance(found, QAction):
+                found.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+                found.triggered.connect(self._show_audit_pane)
+                audit_menu.addAction(found)
+                self.audit_actions.append(found)
 
         help_menu = menus.addMenu("&Help")
         self.about_action = QAction("&About MDM Desktop", self)
@@ -316,10 +342,12 @@ class MainWindow(QMainWindow):
                 action.setEnabled(False)
                 self._disabled_while_locked.append(action)
         self.menuBar().setEnabled(False)
+        self.checkpoints.stop()
         self.lock_screen.password.setFocus()
 
     def _unlocked(self, session: SessionInfo) -> None:
         self.monitor.unlocked(session)
+        self.checkpoints.start()
         for action in self._disabled_while_locked:
             action.setEnabled(True)
         self._disabled_while_locked = []
@@ -356,6 +384,9 @@ class MainWindow(QMainWindow):
         """Open the Security pane (its emergency sign-in review), when this user may see it."""
         if self.security is not None:
             self.show_pane(self.panes.index(self.security))
+
+    def _show_audit_pane(self) -> None:
+        self.show_pane(self.panes.index(self.audit))
 
     def show_devices(self, query: object) -> None:
         """Open the Devices pane filtered by ``query`` (a :class:`DeviceQuery` from the dashboard)."""
@@ -437,6 +468,7 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.monitor.stop()
+            self.checkpoints.stop()
             self.step_up.uninstall()
             self.save_state()
             self.devices.model.shutdown()

@@ -17,13 +17,16 @@ from mdm_desktop.store.unit_of_work import UnitOfWorkFactory
 
 MAX_PAGE = 1000
 MAX_FILTER_TEXT = 255
+SEARCH_MIN_CHARS = repo.SEARCH_MIN_CHARS
+"""Shortest free text the search index answers; the console hints at it while the user types."""
 
 
 def check_query(query: AuditQuery) -> None:
     """Reject malformed filters with plain words.
 
     Raises:
-        ValidationError: Naive datetimes, an empty or inverted time range, over-long text, a bad outcome.
+        ValidationError: Naive datetimes, an empty or inverted time range, over-long text, search text
+            shorter than :data:`SEARCH_MIN_CHARS`, a bad outcome.
     """
     for name, when in (("start", query.since), ("end", query.until)):
         if when is not None and when.tzinfo is None:
@@ -33,6 +36,12 @@ def check_query(query: AuditQuery) -> None:
     for name, text in (("actor", query.actor), ("action", query.action), ("search text", query.text)):
         if len(text) > MAX_FILTER_TEXT:
             raise ValidationError(f"The {name} filter is longer than {MAX_FILTER_TEXT} characters.")
+    searched = repo.search_text(query)
+    if 0 < len(searched) < SEARCH_MIN_CHARS:
+        raise ValidationError(
+            f"Search text needs at least {SEARCH_MIN_CHARS} characters.",
+            hint="Type a longer part of the name, action or detail you are looking for.",
+        )
     if query.outcome is not None and not isinstance(query.outcome, Outcome):
         raise ValidationError("Choose an outcome from the list.")
 

@@ -13,6 +13,13 @@ memory), inside one read transaction, and stops at the first bad entry:
   was restored and written to, or everything was rewritten); one shorter than the checkpoint is
   **rolled_back** when the head record agrees with it (a restored backup) and **truncated** when not.
 
+Pruning (:mod:`mdm_desktop.services.audit_retention`) removes a prefix of the chain and leaves a
+signed anchor (``audit_anchors``) per prune. The chain then starts right after the newest anchor and
+its first entry links to the anchor's hash. Anchors must follow each other without a gap from entry 1
+and carry a valid signature of this store's checkpoint key; a forged, altered or unsigned anchor, or
+a prefix removed without one, is **missing** (truncated at the head). Checkpoints that precede the
+newest anchor are still accepted; one that names an anchor's last entry must carry its hash.
+
 Checkpoints are Ed25519 signatures (the store's checkpoint key, wrapped by the key-encryption
 key) over (entry count, head seq, head hash, UTC time). They are exported to JSON files for
 off-box keeping, and each workstation remembers the newest one it has seen for a store, in
@@ -32,18 +39,20 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import func, select
+from sqlalchemy import Text, func, select, type_coerce
 
 from mdm_desktop.domain.accounts import Permission, Principal
 from mdm_desktop.domain.audit import (
     CHECKPOINT_FORMAT,
+    HASH_V2,
     AuditDamage,
     EntryFields,
     Outcome,
+    chain_bytes,
     checkpoint_bytes,
     utc_text,
 )
@@ -52,7 +61,8 @@ from mdm_desktop.services.audit_log import HEAD_ID, AuditChainError, AuditLog, e
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import AuditCheckpoint, AuditProblem, AuditVerifyReport, CheckpointStatus
 from mdm_desktop.services.guard import Guard
-from mdm_desktop.store.schema import AuditEntry, AuditHead
+from mdm_desktop.services.operations import mutating
+from mdm_desktop.store.schema import AuditAnchor, AuditEntry, AuditHead
 from mdm_desktop.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 BATCH_SIZE = 2000
@@ -60,6 +70,7 @@ CHECKPOINT_EVERY = dt.timedelta(hours=24)
 """How old the last checkpoint may get before :meth:`AuditChainService.make_checkpoint_if_due` makes one."""
 CHECKPOINT_VERSION = 1
 MAX_CHECKPOINT_FILE = 64 * 1024
+_ANCHOR_TAG = b"mdm-desktop-audit-anchor-v1"
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: entries checked so far and the number in the log when verification began."""
@@ -82,8 +93,9 @@ class VerifyCancelledError(MdmError):
 # -- reading the chain -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(NamedTuple):
+    """One entry as verification reads it (a named tuple: built a million times, it must be cheap)."""
+
     id: int
     seq: int
     version: int
@@ -110,35 +122,29 @@ _COLUMNS = (
 )
 
 
+_SQLITE_COLUMNS = (*_COLUMNS[:5], type_coerce(AuditEntry.occurred_at, Text).label("occurred_at"), *_COLUMNS[6:])
+"""On SQLite the time is read as its stored text and parsed by :func:`_sqlite_time` (a third of the cost otherwise)."""
+
+
+def _sqlite_time(stored: Any) -> dt.datetime:
+    """A time as SQLite stores it (naive UTC text, microseconds) as an aware UTC datetime."""
+    when = stored if isinstance(stored, dt.datetime) else dt.datetime.fromisoformat(stored)
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
 def _rows(uow: UnitOfWork, batch: int) -> Iterator[_Row]:
-    """Every entry in id order, fetched by keyset batches."""
-    after = 0
-    while True:
-        found = uow.session.execute(
-            select(*_COLUMNS).where(AuditEntry.id > after).order_by(AuditEntry.id).limit(batch)
-        ).all()
-        for r in found:
-            yield _Row(
-                id=r.id,
-                seq=r.seq,
-                version=r.hash_version,
-                prev_hash=r.prev_hash,
-                entry_hash=r.entry_hash,
-                fields=EntryFields(
-                    occurred_at=r.occurred_at,
-                    actor_kind=r.actor_kind,
-                    actor=r.actor,
-                    workstation=r.workstation,
-                    action=r.action,
-                    target_kind=r.target_kind,
-                    target=r.target,
-                    outcome=r.outcome,
-                    details=r.details,
-                ),
-            )
-        if len(found) < batch:
-            return
-        after = found[-1].id
+    """Every entry in id order, streamed ``batch`` rows at a time as plain Core rows (no ORM loading).
+
+    One query, read with ``yield_per`` (a server-side cursor on PostgreSQL), inside the caller's
+    read transaction, so the whole check sees one snapshot and never holds the table in memory.
+    """
+    sqlite = uow.dialect == "sqlite"
+    stmt = select(*(_SQLITE_COLUMNS if sqlite else _COLUMNS)).order_by(AuditEntry.id)
+    result = uow.session.connection().execute(stmt.execution_options(yield_per=batch))
+    for part in result.partitions():
+        for entry_id, seq, version, prev_hash, entry_hash, when, *text in part:
+            fields = EntryFields(_sqlite_time(when) if sqlite else when, *text)
+            yield _Row(entry_id, seq, version, prev_hash, entry_hash, fields)
 
 
 class _Peekable:
@@ -161,11 +167,26 @@ class _Peekable:
         return self._next
 
 
-def _valid(key: bytes, row: _Row, seq: int | None = None, prev_hash: str | None = None) -> bool:
+class _Hasher:
+    """Keyed hashes of entries under one audit key (the HMAC key schedule is computed once, then copied)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+
+    def digest(self, version: int, seq: int, prev_hash: str, fields: EntryFields) -> str | None:
+        """What :func:`~mdm_desktop.services.audit_log.entry_digest` gives, faster for current entries."""
+        if version != HASH_V2:
+            return entry_digest(self._key, version, seq, prev_hash, fields)
+        mac = self._mac.copy()
+        mac.update(chain_bytes(seq, prev_hash, fields))
+        return mac.hexdigest()
+
+
+def _valid(hasher: _Hasher, row: _Row, seq: int | None = None, prev_hash: str | None = None) -> bool:
     """Whether ``row``'s hash matches its content (optionally as if it sat at ``seq`` after ``prev_hash``)."""
     try:
-        digest = entry_digest(
-            key,
+        digest = hasher.digest(
             row.version,
             row.seq if seq is None else seq,
             row.prev_hash if prev_hash is None else prev_hash,
@@ -185,6 +206,147 @@ def _describe(row: _Row) -> str:
     return f"entry #{row.seq} (id {row.id}, {utc_text(row.fields.occurred_at)[:19]}Z, {row.fields.action})"
 
 
+# -- prune anchors ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PruneAnchor:
+    """The signed record of one prune: entries ``first_seq`` to ``upto_seq`` were exported and removed.
+
+    Attributes:
+        first_seq: The first removed entry's position.
+        upto_seq: The last removed entry's position (entry ``upto_seq + 1`` links to it).
+        upto_hash: The last removed entry's hash.
+        entries: How many entries were removed.
+        before: The prune removed entries recorded before this moment (UTC).
+        pruned_at: When the prune ran (UTC).
+        actor: Who ran it.
+        export_file: The name of the signed export that holds the removed entries.
+        export_sha256: That file's SHA-256 (hex).
+        key_fingerprint: The fingerprint of the key that signed the anchor.
+        signature: Ed25519 signature (base64) over :func:`anchor_bytes` of these values.
+    """
+
+    first_seq: int
+    upto_seq: int
+    upto_hash: str
+    entries: int
+    before: dt.datetime
+    pruned_at: dt.datetime
+    actor: str
+    export_file: str
+    export_sha256: str
+    key_fingerprint: str
+    signature: str
+
+
+def anchor_bytes(anchor: PruneAnchor) -> bytes:
+    """The canonical bytes an anchor's signature covers (tagged, length-prefixed, injective)."""
+    parts = (
+        str(anchor.first_seq),
+        str(anchor.upto_seq),
+        anchor.upto_hash,
+        str(anchor.entries),
+        utc_text(anchor.before),
+        utc_text(anchor.pruned_at),
+        anchor.actor,
+        anchor.export_file,
+        anchor.export_sha256,
+    )
+    return _ANCHOR_TAG + b"".join(
+        len(data).to_bytes(8, "big") + data for data in (p.encode("utf-8", "surrogatepass") for p in parts)
+    )
+
+
+def anchor_signed_by(anchor: PruneAnchor, public_raw: bytes) -> bool:
+    """Whether ``anchor`` carries a valid signature of the key ``public_raw``."""
+    if anchor.key_fingerprint != key_fingerprint(public_raw):
+        return False
+    try:
+        signature = base64.b64decode(anchor.signature, validate=True)
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, anchor_bytes(anchor))
+    except (InvalidSignature, binascii.Error, ValueError, TypeError):
+        return False
+    return True
+
+
+def read_anchors(uow: UnitOfWork) -> list[PruneAnchor]:
+    """Every prune anchor of the store, oldest (lowest position) first."""
+    rows = uow.session.scalars(select(AuditAnchor).order_by(AuditAnchor.upto_seq)).all()
+    return [
+        PruneAnchor(
+            first_seq=r.first_seq,
+            upto_seq=r.upto_seq,
+            upto_hash=r.upto_hash,
+            entries=r.entries,
+            before=r.before,
+            pruned_at=r.pruned_at,
+            actor=r.actor,
+            export_file=r.export_file,
+            export_sha256=r.export_sha256,
+            key_fingerprint=r.key_fingerprint,
+            signature=r.signature,
+        )
+        for r in rows
+    ]
+
+
+def _check_anchors_chain(
+    anchors: Sequence[PruneAnchor], public_raw: bytes | None
+) -> tuple[int, str, AuditProblem | None]:
+    """Where the chain starts after the prunes (position, previous hash) and the first bad anchor, if any."""
+    start, prev = 1, ""
+    for a in anchors:
+        span = f"#{a.first_seq} to #{a.upto_seq}"
+        when = utc_text(a.pruned_at)[:19] + "Z"
+        if public_raw is None or not anchor_signed_by(a, public_raw):
+            return (
+                start,
+                prev,
+                AuditProblem(
+                    AuditDamage.MISSING,
+                    f"The prune record (anchor) for entries {span} of {when} is not signed by this store's key: "
+                    f"it was forged or altered, so entries {span} are missing without a valid record "
+                    "(truncated at the head).",
+                    None,
+                    a.first_seq,
+                ),
+            )
+        if a.first_seq != start or a.upto_seq < a.first_seq or a.entries != a.upto_seq - a.first_seq + 1:
+            return (
+                start,
+                prev,
+                AuditProblem(
+                    AuditDamage.MISSING,
+                    f"The prune record for entries {span} of {when} does not follow the one before it (the "
+                    f"trail should continue at #{start}): entries were removed without a record.",
+                    None,
+                    start,
+                ),
+            )
+        start, prev = a.upto_seq + 1, a.upto_hash
+    return start, prev, None
+
+
+def _check_pruned_checkpoints(
+    anchors: Sequence[PruneAnchor], checkpoints: Sequence[AuditCheckpoint], start: int
+) -> AuditProblem | None:
+    """Checkpoints whose head was pruned must agree with the anchor that ends there (if one does)."""
+    ends = {a.upto_seq: a for a in anchors}
+    for cp in checkpoints:
+        if cp.head_seq >= start or cp.head_seq not in ends:
+            continue
+        if not _same(cp.head_hash, ends[cp.head_seq].upto_hash):
+            return AuditProblem(
+                AuditDamage.ROLLED_BACK,
+                f"The prune record ending at entry #{cp.head_seq} does not carry the hash the checkpoint of "
+                f"{utc_text(cp.made_at)[:19]}Z vouched for: the log was rewritten.",
+                None,
+                cp.head_seq,
+            )
+    return None
+
+
 def verify_chain(
     uow_factory: UnitOfWorkFactory,
     audit_key: bytes,
@@ -193,8 +355,12 @@ def verify_chain(
     progress: Progress | None = None,
     batch: int = BATCH_SIZE,
     should_stop: ShouldStop | None = None,
+    anchor_key: bytes | None = None,
 ) -> AuditVerifyReport:
     """Check every entry of the chain, its head record and the given (already authenticated) checkpoints.
+
+    After prunes the chain starts right after the newest prune anchor; every anchor must be signed
+    by ``anchor_key`` and follow the one before it.
 
     Args:
         uow_factory: Opens the read transaction the whole check runs in.
@@ -203,6 +369,8 @@ def verify_chain(
         progress: Called after each batch with (entries checked, entries at the start).
         batch: Entries fetched per query.
         should_stop: Asked after each batch (and before the first); True stops the check.
+        anchor_key: The store's checkpoint public key (raw), which signs prune anchors; without it any
+            anchor is reported as unverifiable.
 
     Raises:
         VerifyCancelledError: ``should_stop`` returned True.
@@ -215,9 +383,13 @@ def verify_chain(
         by_seq: dict[int, list[AuditCheckpoint]] = {}
         for cp in checkpoints:
             by_seq.setdefault(cp.head_seq, []).append(cp)
-        rows = _Peekable(_rows(uow, batch))
-        expected, prev, checked = 1, "", 0
-        problem: AuditProblem | None = None
+        anchors = read_anchors(uow)
+        expected, prev, problem = _check_anchors_chain(anchors, anchor_key)
+        start, checked = expected, 0
+        if problem is None:
+            problem = _check_pruned_checkpoints(anchors, checkpoints, start)
+        rows = _Peekable(_rows(uow, batch) if problem is None else iter(()))
+        hasher = _Hasher(audit_key)
         if should_stop is not None and should_stop():
             raise VerifyCancelledError(checked, total)
         for row in rows:
@@ -227,14 +399,14 @@ def verify_chain(
                     progress(checked, total)
                 if should_stop is not None and should_stop():
                     raise VerifyCancelledError(checked, total)
-            problem = _check_row(uow, audit_key, row, rows, expected, prev, head)
+            problem = _check_row(uow, hasher, row, rows, expected, prev, head, at_start=expected == start)
             if problem is None:
                 problem = _check_anchors(row, by_seq, head)
             if problem is not None:
                 break
             expected, prev = row.seq + 1, row.entry_hash
         if problem is None:
-            problem = _check_end(expected - 1, head, checkpoints)
+            problem = _check_end(expected - 1, head, [cp for cp in checkpoints if cp.head_seq >= start])
     if progress is not None:
         progress(checked, total)
     return AuditVerifyReport(
@@ -248,7 +420,15 @@ def verify_chain(
 
 
 def _check_row(
-    uow: UnitOfWork, key: bytes, row: _Row, rows: _Peekable, expected: int, prev: str, head: Any
+    uow: UnitOfWork,
+    key: _Hasher,
+    row: _Row,
+    rows: _Peekable,
+    expected: int,
+    prev: str,
+    head: Any,
+    *,
+    at_start: bool = False,
 ) -> AuditProblem | None:
     own_ok = _valid(key, row)
     if row.seq != expected:
@@ -270,6 +450,14 @@ def _check_row(
                 expected,
             )
         gap = f"#{expected}" if row.seq == expected + 1 else f"#{expected} to #{row.seq - 1}"
+        if at_start:
+            return AuditProblem(
+                AuditDamage.MISSING,
+                f"Entry {gap} is gone from the start of the trail (it begins at {_describe(row)}) and no signed "
+                "prune record accounts for it: truncated at the head.",
+                row.id,
+                expected,
+            )
         return AuditProblem(
             AuditDamage.MISSING,
             f"Entry {gap} is missing before {_describe(row)}: a gap in the chain.",
@@ -376,6 +564,21 @@ def checkpoint_status(uow: UnitOfWork, checkpoint: AuditCheckpoint) -> AuditProb
     ).one_or_none()
     when = utc_text(checkpoint.made_at)[:19] + "Z"
     if at is None:
+        pruned = uow.session.execute(
+            select(AuditAnchor.upto_seq, AuditAnchor.upto_hash).where(
+                AuditAnchor.first_seq <= checkpoint.head_seq, AuditAnchor.upto_seq >= checkpoint.head_seq
+            )
+        ).first()
+        if pruned is not None:  # the checkpoint precedes a prune ('audit verify' checks the anchor's signature)
+            if pruned.upto_seq == checkpoint.head_seq and not _same(str(pruned.upto_hash), checkpoint.head_hash):
+                return AuditProblem(
+                    AuditDamage.ROLLED_BACK,
+                    f"The prune record ending at entry #{checkpoint.head_seq} does not carry the hash the "
+                    f"checkpoint of {when} vouched for: the log was rewritten.",
+                    None,
+                    checkpoint.head_seq,
+                )
+            return None
         last = int(uow.session.scalar(select(func.max(AuditEntry.seq))) or 0)
         return AuditProblem(
             AuditDamage.ROLLED_BACK if last < checkpoint.head_seq else AuditDamage.MISSING,
@@ -616,6 +819,7 @@ class AuditChainService:
         self._signer.authenticate(checkpoint)
         return checkpoint
 
+    @mutating("audit.verify")
     def verify(
         self,
         actor: Principal,
@@ -646,7 +850,14 @@ class AuditChainService:
             checkpoints.append(remembered)
         if warning:
             warnings.append(warning)
-        report = verify_chain(self._uow, self._key, checkpoints=checkpoints, progress=progress, should_stop=should_stop)
+        report = verify_chain(
+            self._uow,
+            self._key,
+            checkpoints=checkpoints,
+            progress=progress,
+            should_stop=should_stop,
+            anchor_key=self._signer.public_raw,
+        )
         if report.intact and checkpoint is not None:
             self._memory.remember(checkpoint)
         details: dict[str, Any] = {
@@ -676,6 +887,7 @@ class AuditChainService:
             warnings=tuple(warnings),
         )
 
+    @mutating("audit.checkpoint")
     def make_checkpoint(self, actor: Principal) -> AuditCheckpoint:
         """Sign a checkpoint over the chain as it stands (including this action's own audit entry).
 
@@ -722,6 +934,7 @@ class AuditChainService:
         self._memory.remember(checkpoint)
         return checkpoint
 
+    @mutating("audit.checkpoint_if_due", "audit.checkpoint")
     def make_checkpoint_if_due(
         self, actor: Principal, every: dt.timedelta = CHECKPOINT_EVERY
     ) -> AuditCheckpoint | None:

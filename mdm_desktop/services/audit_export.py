@@ -68,6 +68,7 @@ from mdm_desktop.services.audit_log import HEAD_ID, AuditChainError, AuditLog, e
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import AuditCheckpoint, AuditExportResult, ExportProblem, ExportVerifyReport
 from mdm_desktop.services.guard import Guard
+from mdm_desktop.services.operations import mutating
 from mdm_desktop.store.schema import AuditEntry, AuditHead
 from mdm_desktop.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -358,6 +359,7 @@ class AuditExportService:
         self._private = Ed25519PrivateKey.from_private_bytes(checkpoint_seed)
         self._memory = memory
 
+    @mutating("audit.export")
     def export(
         self,
         actor: Principal,

@@ -13,6 +13,16 @@ the first to commit, then reads its head), and ``seq`` is unique in the table as
 
 Fail-closed: when the head row is missing the append fails, and with it the caller's whole
 transaction (the work is not done unaudited).
+
+Hostile text (device names, app titles, host names): every text field is stored in the reversible,
+NUL-free form of :func:`~mdm_desktop.domain.audit.escape_field`, and details as canonical JSON
+(control characters escaped); the hash covers exactly what is stored, so verification needs no
+special case. Over-long values follow one rule (:func:`fit_entry`): a text field is cut to its
+column's length (``actor`` 128 characters, ``target`` and ``workstation`` 255, ...), a text value in
+the details to :data:`DETAILS_VALUE_MAX_CHARS`, and details still longer than :data:`DETAILS_MAX_CHARS`
+to their first :data:`DETAILS_HEAD_CHARS`; the entry's details then name each cut value under ``audit_truncated``
+with its original length in characters and the SHA-256 of its UTF-8 text, so the original can still
+be matched. Nothing in an entry is ever silently lost or rejected.
 """
 
 from __future__ import annotations
@@ -28,13 +38,35 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from mdm_desktop.domain.accounts import Principal
-from mdm_desktop.domain.audit import HASH_V1, HASH_V2, EntryFields, Outcome, canonical_json, chain_bytes, utc_text
+from mdm_desktop.domain.audit import (
+    HASH_V1,
+    HASH_V2,
+    EntryFields,
+    Outcome,
+    canonical_json,
+    chain_bytes,
+    escape_field,
+    utc_text,
+)
 from mdm_desktop.domain.errors import StoreError
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.store.schema import AuditEntry, AuditHead
 from mdm_desktop.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 HEAD_ID = 1
+
+DETAILS_VALUE_MAX_CHARS = 8_192
+"""Longest text value kept whole in details (a device name, a reason); longer ones are cut."""
+DETAILS_MAX_CHARS = 65_536
+"""Longest details text stored; longer details keep their first :data:`DETAILS_HEAD_CHARS` characters."""
+DETAILS_HEAD_CHARS = 4_096
+TRUNCATED_KEY = "audit_truncated"
+"""Details key naming the values that were cut to fit (their original length and SHA-256)."""
+
+_TEXT_FIELDS = ("actor_kind", "actor", "workstation", "action", "target_kind", "target", "outcome")
+_LIMITS: dict[str, int] = {
+    name: int(getattr(AuditEntry.__table__.c[name].type, "length", 0) or 0) for name in _TEXT_FIELDS
+}
 
 
 class AuditChainError(StoreError):
@@ -88,6 +120,70 @@ def entry_digest(key: bytes, version: int, seq: int, prev_hash: str, fields: Ent
     else:
         return None
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _fingerprint(value: str) -> dict[str, Any]:
+    return {"chars": len(value), "sha256": hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()}
+
+
+def _cut(value: str, limit: int) -> str:
+    """The stored form of the longest prefix of ``value`` whose stored form, plus an ellipsis, fits ``limit``."""
+    low, high = 0, min(len(value), limit)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(escape_field(value[:mid])) <= limit - 1:
+            low = mid
+        else:
+            high = mid - 1
+    return escape_field(value[:low]) + "\u2026"
+
+
+def _cut_values(value: Any, path: str, cut: dict[str, Any]) -> Any:
+    """``value`` with every text longer than :data:`DETAILS_VALUE_MAX_CHARS` cut (and noted in ``cut``)."""
+    if isinstance(value, str):
+        if len(value) <= DETAILS_VALUE_MAX_CHARS:
+            return value
+        cut[path] = _fingerprint(value)
+        return value[: DETAILS_VALUE_MAX_CHARS - 1] + "\u2026"
+    if isinstance(value, Mapping):
+        return {k: _cut_values(v, f"{path}.{k}", cut) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cut_values(v, f"{path}[{i}]", cut) for i, v in enumerate(value)]
+    return value
+
+
+def fit_entry(occurred_at: dt.datetime, values: Mapping[str, str], details: Mapping[str, Any]) -> EntryFields:
+    """The fields of an entry as they are stored and hashed: text escaped, over-long values cut.
+
+    Args:
+        occurred_at: When it happened.
+        values: The raw text fields (actor_kind, actor, workstation, action, target_kind, target, outcome).
+        details: The raw details.
+
+    Returns:
+        The stored fields. A value longer than its column, a details text value longer than
+        :data:`DETAILS_VALUE_MAX_CHARS` (or details longer than :data:`DETAILS_MAX_CHARS`) is cut, ends
+        with an ellipsis, and is named in the details under :data:`TRUNCATED_KEY` (by field name, or
+        ``details.<key>`` path) with its original length and SHA-256.
+    """
+    stored: dict[str, str] = {}
+    cut: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = values.get(name, "")
+        text = escape_field(value)
+        limit = _LIMITS[name]
+        if limit and len(text) > limit:
+            text = _cut(value, limit)
+            cut[name] = _fingerprint(value)
+        stored[name] = text
+    payload = _cut_values(details, "details", cut)
+    if cut:
+        payload[TRUNCATED_KEY] = cut
+    text = canonical_json(payload)
+    if len(text) > DETAILS_MAX_CHARS:
+        cut["details"] = _fingerprint(text)
+        text = canonical_json({TRUNCATED_KEY: cut, "details_head": text[:DETAILS_HEAD_CHARS]})
+    return EntryFields(occurred_at=occurred_at, details=text, **stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,18 +320,16 @@ class AuditLog:
     def _queue(self, uow: UnitOfWork, events: Iterable[AuditEvent]) -> None:
         queue = _pending(uow.session)
         for e in events:
-            fields = EntryFields(
-                occurred_at=self._clock(),
-                actor_kind=e.actor.kind,
-                actor=e.actor.name,
-                workstation=e.actor.workstation,
-                action=e.action,
-                target_kind=e.target_kind,
-                target=e.target,
-                outcome=e.outcome.value,
-                details=canonical_json(dict(e.details)),
-            )
-            queue.append((self._key, fields))
+            values = {
+                "actor_kind": e.actor.kind,
+                "actor": e.actor.name,
+                "workstation": e.actor.workstation,
+                "action": e.action,
+                "target_kind": e.target_kind,
+                "target": e.target,
+                "outcome": e.outcome.value,
+            }
+            queue.append((self._key, fit_entry(self._clock(), values, e.details)))
 
     def record_alone(
         self,

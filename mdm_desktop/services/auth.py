@@ -56,6 +56,7 @@ from mdm_desktop.services.dto import (
     TotpEnrolmentInfo,
     UserInfo,
 )
+from mdm_desktop.services.operations import mutating
 from mdm_desktop.services.security_settings import SecuritySettings
 from mdm_desktop.services.sessions import (
     CLOCK_ACTOR,
@@ -171,6 +172,7 @@ class AuthService:
         with self._uow() as uow:
             return int(uow.session.scalar(select(func.count(User.id))) or 0) == 0
 
+    @mutating("users.create_first_admin")
     def create_first_admin(self, username: str, password: str, display_name: str = "") -> UserInfo:
         """Create the first administrator; refused once any account exists.
 
@@ -249,6 +251,7 @@ class AuthService:
 
     # -- sign-in -----------------------------------------------------------------------------------------
 
+    @mutating("auth.sign_in")
     def sign_in(
         self, username: str, password: str, code: str | None = None, *, kind: SessionKind = SessionKind.GUI
     ) -> SessionInfo:
@@ -265,6 +268,7 @@ class AuthService:
             raise ValueError("Break-glass sessions are opened only by sign_in_break_glass().")
         return self._attempt(username, password, code, emergency_code=None, kind=kind)
 
+    @mutating("auth.break_glass")
     def sign_in_break_glass(self, username: str, password: str, emergency_code: str) -> SessionInfo:
         """Emergency access for an administrator who lost the authenticator: password + the sealed code.
 
@@ -497,6 +501,7 @@ class AuthService:
 
     # -- MFA enrolment and recovery codes ----------------------------------------------------------------
 
+    @mutating("auth.totp_enrolment_started")
     def begin_totp_enrolment(self, actor: Principal) -> TotpEnrolmentInfo:
         """Start (or restart) enrolling an authenticator for the signed-in user.
 
@@ -531,6 +536,7 @@ class AuthService:
             qr_svg=shown.qr_svg,
         )
 
+    @mutating("auth.totp_enrolled", "auth.totp_enrolled", "auth.totp_enrol")
     def confirm_totp_enrolment(self, actor: Principal, code: str) -> IssuedCodes:
         """Finish enrolment with a code from the new authenticator; return ten recovery codes, shown once.
 
@@ -582,6 +588,7 @@ class AuthService:
             uow.commit()
             return IssuedCodes(codes=codes, issued_at=now)
 
+    @mutating("auth.recovery_codes_issued")
     def regenerate_recovery_codes(self, actor: Principal) -> IssuedCodes:
         """Replace the signed-in user's recovery codes (step-up required); the old ones stop working."""
         fresh = self._sessions.validate(actor)
@@ -604,6 +611,7 @@ class AuthService:
         with self._uow() as uow:
             return _recovery_codes_left(uow, self._own_user(uow, fresh).id)
 
+    @mutating("auth.password_changed", "auth.password_changed", "auth.password_change")
     def change_password(self, actor: Principal, current_password: str, new_password: str) -> None:
         """Change the signed-in user's own password; ends the user's other sessions.
 
@@ -641,6 +649,7 @@ class AuthService:
 
     # -- emergency (break-glass) access --------------------------------------------------------------------
 
+    @mutating("auth.emergency_code_created")
     def create_emergency_code(self, actor: Principal) -> IssuedCodes:
         """Create the break-glass code (shown once: print it or save it for the safe).
 
@@ -703,6 +712,7 @@ class AuthService:
                 stmt = stmt.where(EmergencyCode.reviewed_at.is_(None))
             return tuple(_break_glass_info(row) for row in uow.session.scalars(stmt).all())
 
+    @mutating("auth.break_glass_review")
     def review_break_glass(self, actor: Principal, use_id: int, note: str) -> BreakGlassUseInfo:
         """Record a security officer's review of an emergency sign-in (not by the person who used it)."""
         fresh = self._guard.authorize(actor, Permission.EMERGENCY_REVIEW, "auth.break_glass_review", str(use_id))

@@ -40,6 +40,7 @@ from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.auth import enrol_totp_secret
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import DemoAccount, DemoResult
+from mdm_desktop.services.operations import mutating
 from mdm_desktop.store.repositories.devices import seal_identifiers
 from mdm_desktop.store.schema import (
     AuditEntry,
@@ -958,6 +959,7 @@ class DemoFleetService:
         self._clock = clock
         self._history_log = history_log
 
+    @mutating("demo.generate", entries=0)
     def generate(
         self,
         devices: int,
@@ -1088,6 +1090,7 @@ class DemoFleetService:
                 failed_attempts=0,
                 totp_last_step=0,
                 created_at=now - dt.timedelta(days=rng.uniform(200, 700)),
+                password_changed_at=now,  # the password printed for the demo is set now
             )
             if not accounts:
                 admin_secret = totp.new_secret()

@@ -10,6 +10,7 @@ from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import DeviceCursor, DeviceDetail, DevicePage, DeviceQuery, GroupInfo
 from mdm_desktop.services.guard import Guard
+from mdm_desktop.services.operations import mutating
 from mdm_desktop.store.repositories import devices as repo
 from mdm_desktop.store.schema import Device, DeviceGroup
 from mdm_desktop.store.unit_of_work import UnitOfWorkFactory
@@ -51,6 +52,7 @@ class DeviceService:
         with self._uow() as uow:
             return repo.count(uow, query, self._clock())
 
+    @mutating("devices.view_identifiers")
     def detail(self, actor: Principal, device_id: int) -> DeviceDetail:
         """Everything about one device (identifiers only for roles that may see them)."""
         self._guard.require(actor, Permission.DEVICES_READ, "devices.view", target=str(device_id))

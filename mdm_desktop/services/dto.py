@@ -335,8 +335,8 @@ class AuditQuery:
     """Filters for the audit log, all evaluated in SQL.
 
     ``since`` is inclusive and ``until`` exclusive (UTC). ``actor`` matches exactly,
-    ``action`` as a prefix (``"policies."``), ``text`` as a case-insensitive substring of target, details,
-    action or actor (a LIKE scan for now; full-text search comes with issue 5).
+    ``action`` as a prefix (``"policies."``), ``text`` as a case-insensitive substring of the action, actor,
+    target, workstation or details (through the search index of migration 0004; at least 3 characters).
     """
 
     since: dt.datetime | None = None

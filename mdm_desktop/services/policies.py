@@ -14,10 +14,14 @@ from mdm_desktop.domain.accounts import Permission, Principal
 from mdm_desktop.domain.audit import canonical_json
 from mdm_desktop.domain.devices import Ownership
 from mdm_desktop.domain.errors import ConflictError, NotFoundError, ValidationError
+from mdm_desktop.domain.policy_baselines import find_baseline
+from mdm_desktop.domain.policy_settings import SettingsError, check_settings
+from mdm_desktop.exports.settings_json import read_settings_json
 from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import PolicyAssignmentInfo, PolicyDetail, PolicySummary, PolicyVersionInfo
 from mdm_desktop.services.guard import Guard
+from mdm_desktop.services.operations import mutating
 from mdm_desktop.store.repositories import policies as repo
 from mdm_desktop.store.unit_of_work import UnitOfWorkFactory
 
@@ -73,7 +77,9 @@ def clean_text(value: str, what: str, limit: int) -> str:
 
 
 def clean_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate settings: a JSON object of plain values, not too deep, not too large.
+    """Validate settings: plain JSON values, not too deep or large, and valid for the settings model.
+
+    The model is :mod:`mdm_desktop.domain.policy_settings`; old key names are accepted.
 
     Returns:
         A deep copy made of plain ``dict``/``list``/scalars.
@@ -109,6 +115,9 @@ def clean_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     if len(json.dumps(cleaned).encode()) > SETTINGS_MAX_BYTES:
         raise ValidationError(f"Policy settings are larger than {SETTINGS_MAX_BYTES // 1024} KiB.")
     assert isinstance(cleaned, dict)
+    checked = check_settings(cleaned)
+    if not checked.ok:
+        raise SettingsError(checked.problems)
     return cleaned
 
 
@@ -140,6 +149,7 @@ class PolicyService:
 
     # -- writes --------------------------------------------------------------------------------------
 
+    @mutating("policies.create")
     def create_policy(
         self, actor: Principal, name: str, description: str = "", settings: Mapping[str, Any] | None = None
     ) -> PolicySummary:
@@ -150,9 +160,21 @@ class PolicyService:
             ConflictError: Another policy already has this name.
         """
         self._guard.require(actor, Permission.POLICIES_WRITE, "policies.create")
+        return self._create(actor, name, description, clinic_baseline_settings() if settings is None else settings)
+
+    def _create(
+        self,
+        actor: Principal,
+        name: str,
+        description: str,
+        settings: Mapping[str, Any],
+        origin: Mapping[str, str] | None = None,
+    ) -> PolicySummary:
         clean = clean_name(name)
         desc = clean_text(description, "description", DESCRIPTION_MAX)
-        draft = clean_settings(clinic_baseline_settings() if settings is None else settings)
+        draft = clean_settings(settings)
+        details: dict[str, Any] = {"name": clean, "description": desc, "settings": draft}
+        details.update(origin or {})
         with self._uow(write=True) as uow:
             if repo.name_taken(uow, clean):
                 raise ConflictError(
@@ -165,13 +187,58 @@ class PolicyService:
                 "policies.create",
                 target_kind="policy",
                 target=policy.uid,
-                details={"name": clean, "description": desc, "settings": draft},
+                details=details,
             )
             result = repo.summary(uow, policy.id)
             uow.commit()
         assert result is not None
         return result
 
+    @mutating("policies.create_from_baseline", "policies.create")
+    def create_from_baseline(
+        self, actor: Principal, baseline: str, name: str | None = None, description: str | None = None
+    ) -> PolicySummary:
+        """Create a policy whose draft is a built-in baseline (named after it unless ``name`` is given).
+
+        Raises:
+            NotFoundError: No baseline has that name.
+            ValidationError, ConflictError: as for :meth:`create_policy`.
+        """
+        self._guard.require(actor, Permission.POLICIES_WRITE, "policies.create", target=baseline)
+        found = find_baseline(baseline)
+        return self._create(
+            actor,
+            found.name if name is None else name,
+            found.description if description is None else description,
+            found.to_dict(),
+            origin={"baseline": found.name},
+        )
+
+    @mutating("policies.import", "policies.create")
+    def import_policy(self, actor: Principal, data: bytes, name: str | None = None, source: str = "") -> PolicySummary:
+        """Create a policy whose draft holds the settings of a policy file (``policy export --format settings``).
+
+        Args:
+            actor: The signed-in user.
+            data: The file's bytes (treated as hostile: validated completely before anything is stored).
+            name: The new policy's name (default: the name in the file).
+            source: The file's name, for the audit entry.
+
+        Raises:
+            ValidationError: The file is not a valid policy file, or its settings are invalid; nothing is written.
+            ConflictError: A policy with that name exists.
+        """
+        self._guard.require(actor, Permission.POLICIES_WRITE, "policies.create", target=source)
+        imported = read_settings_json(data)
+        return self._create(
+            actor,
+            imported.name if name is None else name,
+            imported.description,
+            imported.settings,
+            origin={"imported_from": source or "file"},
+        )
+
+    @mutating("policies.update_draft")
     def update_draft(
         self,
         actor: Principal,
@@ -217,11 +284,13 @@ class PolicyService:
         assert result is not None
         return result
 
+    @mutating("policies.publish")
     def publish(self, actor: Principal, policy_id: int, notes: str = "") -> PolicyVersionInfo:
         """Freeze the current draft as the next numbered, immutable version.
 
         Raises:
-            ValidationError: The notes are too long.
+            ValidationError: The notes are too long, or the draft's settings are invalid
+                (:class:`SettingsError` lists every problem).
             NotFoundError: The policy does not exist.
             ConflictError: The draft is identical to the latest version (nothing to publish).
         """
@@ -232,6 +301,9 @@ class PolicyService:
             if policy is None:
                 raise NotFoundError(f"Policy {policy_id} does not exist.", hint="Refresh the policy list.")
             draft = dict(policy.draft_settings or {})
+            checked = check_settings(draft)
+            if not checked.ok:
+                raise SettingsError(checked.problems)
             latest = repo.latest_version(uow, policy.id)
             if latest is not None and canonical_json(latest.settings) == canonical_json(draft):
                 raise ConflictError(
@@ -252,6 +324,7 @@ class PolicyService:
             uow.commit()
         return info
 
+    @mutating("policies.assign")
     def assign(
         self, actor: Principal, version_id: int, group_id: int, ownership: Ownership | None = None
     ) -> PolicyAssignmentInfo:

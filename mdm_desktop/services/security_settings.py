@@ -1,9 +1,9 @@
-"""Site security settings (password policy, lockout, session limits), kept in the ``settings`` table.
+"""Site security settings (password policy, lockout, session limits, audit retention), kept in the ``settings`` table.
 
 Each value lives under its own ``security.*`` key (JSON). A missing key means the
 default; a stored value outside its allowed range is clamped when read, so a
 hand-edited row can never weaken a hard limit (lockout never above 100 failures,
-password minimum never below 8).
+password minimum never below 8, audit retention never below six years).
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ _RANGES: dict[str, tuple[int, int]] = {
     "step_up_minutes": (1, 60),
     "break_glass_minutes": (5, 240),
     "access_max_hours": (1, 24 * 14),
+    "audit_retention_years": (6, 100),
 }
+"""The audit retention minimum is six years: HIPAA 45 CFR 164.316(b)(2)(i) asks covered entities to keep
+required documentation six years from its creation or last effective date."""
 
 _LABELS: dict[str, str] = {
     "password_min_length": "Minimum password length",
@@ -44,6 +47,7 @@ _LABELS: dict[str, str] = {
     "step_up_minutes": "Minutes a fresh authenticator code stays valid for sensitive actions",
     "break_glass_minutes": "Minutes an emergency (break-glass) session lasts",
     "access_max_hours": "Longest temporary access an approver may grant (hours)",
+    "audit_retention_years": "Years audit entries are kept before they may be pruned",
 }
 
 
@@ -60,6 +64,7 @@ class SecuritySettings:
     step_up_minutes: int = 5
     break_glass_minutes: int = 60
     access_max_hours: int = 72
+    audit_retention_years: int = 6
 
     def problems(self) -> list[str]:
         """Plain-words reasons these values cannot be saved."""
@@ -96,6 +101,18 @@ class SecuritySettings:
     def break_glass_lifetime(self) -> dt.timedelta:
         """Length of an emergency session."""
         return dt.timedelta(minutes=self.break_glass_minutes)
+
+    def audit_retention_cutoff(self, now: dt.datetime) -> dt.datetime:
+        """The moment before which audit entries are older than the retention period.
+
+        That is the same day and time ``audit_retention_years`` calendar years before ``now`` (29 February
+        falls back to the 28th).
+        """
+        years = self.audit_retention_years
+        try:
+            return now.replace(year=now.year - years)
+        except ValueError:
+            return now.replace(year=now.year - years, day=28)
 
     @property
     def lockout_period(self) -> dt.timedelta:

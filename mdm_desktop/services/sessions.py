@@ -47,6 +47,7 @@ from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import ConsoleSessionInfo, SessionInfo, SessionStatus
 from mdm_desktop.services.guard import Guard
+from mdm_desktop.services.operations import mutating
 from mdm_desktop.services.security_settings import SecuritySettings
 from mdm_desktop.store.schema import AccessRequest, ConsoleSession, CustomRole, User, UserGroupScope
 from mdm_desktop.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -378,6 +379,7 @@ class SessionService:
             info = session_info(fresh, user, row, settings, row.created_at)
             return info
 
+    @mutating("auth.sign_out")
     def sign_out(self, actor: Principal) -> None:
         """End ``actor``'s session (audited). Signing out of an ended session is not an error."""
         if actor.kind != "user" or not actor.session_token:
@@ -396,6 +398,7 @@ class SessionService:
 
     # -- step-up -------------------------------------------------------------------------------------------
 
+    @mutating("auth.step_up", "auth.step_up", "auth.lockout")
     def step_up(self, actor: Principal, code: str | None = None, *, password: str | None = None) -> SessionStatus:
         """Confirm it is still the user: a fresh TOTP code (or, without an authenticator, the password).
 
@@ -508,6 +511,7 @@ class SessionService:
                 for row, username in uow.session.execute(stmt).all()
             )
 
+    @mutating("sessions.revoke")
     def revoke_session(self, actor: Principal, session_id: str) -> None:
         """End another session by its id (users.manage, step-up)."""
         guard = SessionGuard(self._uow, self._audit, self, require_session=True)

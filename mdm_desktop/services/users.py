@@ -45,6 +45,7 @@ from mdm_desktop.services.auth import check_password, user_info
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import AccessRequestInfo, RoleInfo, UserInfo
 from mdm_desktop.services.guard import Guard
+from mdm_desktop.services.operations import mutating
 from mdm_desktop.services.security_settings import SecuritySettings
 from mdm_desktop.services.sessions import (
     SessionGuard,
@@ -121,6 +122,7 @@ class UserService:
         with self._uow() as uow:
             return user_info(uow, self._user(uow, user_id))
 
+    @mutating("users.create")
     def create_user(
         self,
         actor: Principal,
@@ -184,6 +186,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("users.disable")
     def disable_user(self, actor: Principal, user_id: int, reason: str = "") -> UserInfo:
         """Disable an account and end its sessions everywhere."""
         fresh = self._guard.authorize(actor, Permission.USERS_MANAGE, "users.disable", str(user_id))
@@ -209,6 +212,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("users.enable")
     def enable_user(self, actor: Principal, user_id: int) -> UserInfo:
         """Enable a disabled account."""
         fresh = self._guard.authorize(actor, Permission.USERS_MANAGE, "users.enable", str(user_id))
@@ -220,6 +224,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("users.unlock")
     def unlock_user(self, actor: Principal, user_id: int) -> UserInfo:
         """Lift a lockout and reset the failure count."""
         fresh = self._guard.authorize(actor, Permission.USERS_MANAGE, "users.unlock", str(user_id))
@@ -242,6 +247,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("users.reset_password")
     def reset_password(self, actor: Principal, user_id: int, new_password: str) -> UserInfo:
         """Set a new password for someone (tell them in person); ends their sessions everywhere."""
         fresh = self._guard.authorize(actor, Permission.USERS_MANAGE, "users.reset_password", str(user_id))
@@ -267,6 +273,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("users.reset_mfa")
     def reset_mfa(self, actor: Principal, user_id: int) -> UserInfo:
         """Remove someone's authenticator and recovery codes; they enrol again at the next sign-in.
 
@@ -294,6 +301,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("users.assign_role")
     def assign_role(self, actor: Principal, user_id: int, role: RoleRef) -> UserInfo:
         """Give a user a built-in or custom role; ends their sessions (they sign in with the new role)."""
         fresh = self._guard.authorize(actor, Permission.USERS_MANAGE, "users.assign_role", str(user_id))
@@ -327,6 +335,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("users.set_scope")
     def set_group_scope(self, actor: Principal, user_id: int, group_ids: Iterable[int] | None) -> UserInfo:
         """Limit a user's role to device groups (``None``: every group). Applies on their next call."""
         fresh = self._guard.authorize(actor, Permission.USERS_MANAGE, "users.set_scope", str(user_id))
@@ -395,6 +404,7 @@ class UserService:
                 out.append(_role_info(row, int(custom_counts.get(row.id, 0))))
             return tuple(out)
 
+    @mutating("roles.create")
     def create_role(
         self, actor: Principal, name: str, permissions: Iterable[Permission], description: str = ""
     ) -> RoleInfo:
@@ -430,6 +440,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("roles.update")
     def update_role(
         self,
         actor: Principal,
@@ -479,6 +490,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("roles.delete")
     def delete_role(self, actor: Principal, role_id: int) -> None:
         """Delete a custom role nobody holds."""
         fresh = self._guard.authorize(actor, Permission.USERS_MANAGE, "roles.delete", str(role_id))
@@ -498,6 +510,7 @@ class UserService:
 
     # -- temporary access --------------------------------------------------------------------------------
 
+    @mutating("access.request")
     def request_access(
         self,
         actor: Principal,
@@ -557,6 +570,7 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("access.cancel")
     def cancel_request(self, actor: Principal, request_id: int) -> AccessRequestInfo:
         """Withdraw one's own pending request."""
         fresh = self._guard.authorize(actor, Permission.ACCESS_REQUEST, "access.cancel", str(request_id))
@@ -575,17 +589,20 @@ class UserService:
             uow.commit()
             return info
 
+    @mutating("access.approve")
     def approve_request(self, actor: Principal, request_id: int, note: str = "") -> AccessRequestInfo:
         """Approve a pending request; the grant runs from now for the requested duration (step-up)."""
         fresh = self._guard.authorize(actor, Permission.ACCESS_APPROVE, "access.approve", str(request_id))
         self._sessions.require_step_up(fresh, "access.approve")
         return self._decide(fresh, request_id, note, approve=True)
 
+    @mutating("access.deny")
     def deny_request(self, actor: Principal, request_id: int, note: str = "") -> AccessRequestInfo:
         """Deny a pending request."""
         fresh = self._guard.authorize(actor, Permission.ACCESS_APPROVE, "access.deny", str(request_id))
         return self._decide(fresh, request_id, note, approve=False)
 
+    @mutating("access.revoke")
     def revoke_grant(self, actor: Principal, request_id: int, note: str = "") -> AccessRequestInfo:
         """End an approved grant before its time (access.approve)."""
         fresh = self._guard.authorize(actor, Permission.ACCESS_APPROVE, "access.revoke", str(request_id))
@@ -629,6 +646,7 @@ class UserService:
             # A permission this program does not know (written by a newer one) is not listed.
             return tuple(self._request_info(uow, row) for row in rows if parse_permissions([row.permission]))
 
+    @mutating("access.expired", entries=0)
     def expire_due(self) -> int:
         """End every grant whose time is up (audited as ``access.expired``); return how many."""
         now = self._clock()
@@ -648,6 +666,7 @@ class UserService:
         with self._uow() as uow:
             return security_settings.load(uow)
 
+    @mutating("settings.security")
     def update_security_settings(self, actor: Principal, settings: SecuritySettings) -> SecuritySettings:
         """Change the site's security settings (settings.manage, step-up); audited with old and new values."""
         fresh = self._guard.authorize(actor, Permission.SETTINGS_MANAGE, "settings.security")

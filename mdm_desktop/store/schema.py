@@ -268,10 +268,47 @@ class DeviceCommand(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     result: Mapped[str] = mapped_column(Text, default="")
+    # Issue 6 (migration 0007): the approval a guarded command came from, and the device's
+    # location reported for a lost-mode command (sealed JSON, only ever for lost mode).
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("command_approvals.id", ondelete="SET NULL"), index=True)
+    location_sealed: Mapped[bytes | None] = mapped_column(SealedBytes)
 
     __table_args__ = (
         Index("ix_device_commands_device_id_id", "device_id", "id"),
         Index("ix_device_commands_status_id", "status", "id"),
+        Index("ix_device_commands_type_id", "type", "id"),
+        Index("ix_device_commands_status_expires_at", "status", "expires_at"),
+    )
+
+
+class CommandApproval(Base):
+    """A guarded command request waiting for a second administrator (issue 6, migration 0007).
+
+    Full wipe, retire and destructive commands on many devices are not queued at once: the
+    request is kept here until another administrator approves it from their own session
+    (then the commands are queued) or rejects it, or it expires.
+    """
+
+    __tablename__ = "command_approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    device_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_session: Mapped[str] = mapped_column(String(64), default="")
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_command_approvals_status_id", "status", "id"),
+        Index("ix_command_approvals_status_expires_at", "status", "expires_at"),
     )
 
 
@@ -314,6 +351,23 @@ class AuditEntry(Base):
     )
 
 
+AUDIT_SEARCH_TABLE = "audit_search"
+"""SQLite: the FTS5 trigram index over audit entries' text, kept in step by triggers (migration 0004)."""
+AUDIT_SEARCH_INDEX = "ix_audit_entries_search_trgm"
+"""PostgreSQL: the pg_trgm GIN index over the same columns (migration 0004; absent without pg_trgm)."""
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic ``include_name`` hook: leave the free-text search objects out of autogenerate comparison.
+
+    They are made by migration 0004 only, per dialect (an FTS5 virtual table and its shadow tables on
+    SQLite, a trigram GIN index on PostgreSQL), and SQLAlchemy cannot describe them as models.
+    """
+    if type_ == "table" and name is not None:
+        return name != AUDIT_SEARCH_TABLE and not name.startswith(f"{AUDIT_SEARCH_TABLE}_")
+    return not (type_ == "index" and name == AUDIT_SEARCH_INDEX)
+
+
 class AuditHead(Base):
     """The single row that names the audit chain's last entry (its seq and hash).
 
@@ -331,6 +385,32 @@ class AuditHead(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class AuditAnchor(Base):
+    """The signed record one prune of the audit chain leaves (issue 5, migration 0005).
+
+    Entries ``first_seq`` to ``upto_seq`` were exported (``export_file``, its SHA-256) and removed;
+    ``upto_hash`` is the last removed entry's hash, which entry ``upto_seq + 1`` links to.
+    ``signature`` is an Ed25519 signature (the store's checkpoint key) over these values
+    (:func:`~mdm_desktop.services.audit_chain.anchor_bytes`). The store refuses UPDATE and DELETE
+    of anchors, and allows DELETE of an audit entry only when an anchor covers its position.
+    """
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_seq: Mapped[int] = mapped_column(Integer)
+    upto_seq: Mapped[int] = mapped_column(Integer, unique=True)
+    upto_hash: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(Integer)
+    before: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    pruned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    export_file: Mapped[str] = mapped_column(String(255))
+    export_sha256: Mapped[str] = mapped_column(String(64))
+    key_fingerprint: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(128))
 
 
 class User(Base):
@@ -471,3 +551,64 @@ class SignInThrottle(Base):
     name_hash: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+# Issue 6 (migration 0006): the site CA, enrolment tokens and device certificates.
+
+
+class GatewayAuthority(Base):
+    """The site's local certificate authority (a single row); its key is sealed under the data key."""
+
+    __tablename__ = "gateway_authority"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    private_key_sealed: Mapped[bytes] = mapped_column(SealedBytes)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class EnrollmentToken(Base):
+    """An enrolment token, kept only as a keyed hash; each enrolment takes one use."""
+
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("device_groups.id", ondelete="SET NULL"))
+    ownership: Mapped[str] = mapped_column(String(16))
+    uses_allowed: Mapped[int] = mapped_column(Integer)
+    uses_left: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (
+        CheckConstraint("uses_left >= 0 AND uses_left <= uses_allowed", name="uses_in_range"),
+        Index("ix_enrollment_tokens_created_at_id", "created_at", "id"),
+    )
+
+
+class DeviceCertificate(Base):
+    """A client certificate issued to a device; ``last_sequence`` is its highest check-in number seen."""
+
+    __tablename__ = "device_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    serial: Mapped[str] = mapped_column(String(40), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    not_before: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoke_reason: Mapped[str] = mapped_column(String(32), default="")
+    last_sequence: Mapped[int] = mapped_column(Integer, default=-1)

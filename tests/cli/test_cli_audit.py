@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
 import sqlite3
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -242,3 +244,127 @@ def test_export_needs_a_session(tmp_path: Path) -> None:
     assert_one_line_error(code, err, "not signed in")
     assert not (tmp_path / "s.sqlite3").exists()
     assert not (tmp_path / "x.csv").exists()
+
+
+# -- retention and prune ---------------------------------------------------------------------------------------
+
+terminal = cli_tests.terminal
+YEARS_BACK = 8 * 365
+
+
+@pytest.fixture
+def old_store(tmp_path: Path, clock: cli_tests.ShiftedClock, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """A store set up eight years ago (its first audit entries are that old), signed in again today."""
+    clock.advance(days=-YEARS_BACK)
+    made = Store(str(tmp_path / "old.sqlite3"), str(tmp_path / "kek.json"), clock)
+    cli_tests._init(made, monkeypatch)
+    clock.advance(days=YEARS_BACK)
+    cli_tests.login(made, monkeypatch)
+    return made
+
+
+def _years_ago(store: Store, years: int) -> str:
+    return (store.clock() - dt.timedelta(days=365 * years + 2)).date().isoformat()
+
+
+def _entries(store: Store) -> list[int]:
+    with sqlite3.connect(store.db) as conn:
+        return [seq for (seq,) in conn.execute("SELECT seq FROM audit_entries ORDER BY seq")]
+
+
+def test_retention_shows_the_setting_and_what_is_prunable(old_store: Store) -> None:
+    code, out, err = run(["audit", "retention", *old_store.args()])
+    assert code == 0, err
+    assert out.startswith("Audit entries are kept 6 years: entries recorded before ")
+    assert "Old enough to prune: " in out
+    code, out, err = run(["audit", "retention", *old_store.args(), "--json"])
+    assert code == 0, err
+    status = json.loads(out)
+    assert status["years"] == 6
+    assert status["oldest_seq"] == 1
+    assert status["prunable"]["count"] > 0
+    assert status["last_prune"] is None
+
+
+def test_retention_years_needs_six_or_more_and_a_fresh_code(old_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _out, err = run(["audit", "retention", *old_store.args(), "--years", "5"])
+    assert_one_line_error(code, err, "--years 5 is out of range", "6 to 100")
+    old_store.clock.advance(minutes=10)  # the sign-in's step-up has gone stale
+    code, _out, err = run(["audit", "retention", *old_store.args(), "--years", "8"])
+    assert_one_line_error(code, err, "needs a fresh code")
+    monkeypatch.setenv("MDM_TOTP", old_store.fresh_code())
+    code, out, err = run(["audit", "retention", *old_store.args(), "--years", "8", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["years"] == 8
+
+
+def test_prune_refuses_entries_younger_than_the_retention_period(old_store: Store, tmp_path: Path) -> None:
+    before = _entries(old_store)
+    out_dir = tmp_path / "usb"
+    code, _out, err = run(
+        ["audit", "prune", *old_store.args(), "--before", _years_ago(old_store, 1), "--out", str(out_dir), "--yes"]
+    )
+    assert_one_line_error(code, err, "younger than the retention period (6 years)", "Choose a date on or before")
+    code, _out, err = run(["audit", "prune", *old_store.args(), "--before", "soon", "--out", str(out_dir)])
+    assert_one_line_error(code, err, "--before 'soon' is not a date")
+    assert _entries(old_store) == before
+    assert not out_dir.exists()
+
+
+def test_prune_without_yes_needs_a_terminal_and_a_yes(
+    old_store: Store, tmp_path: Path, terminal: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _entries(old_store)
+    args = ["audit", "prune", *old_store.args(), "--before", _years_ago(old_store, 7), "--out", str(tmp_path / "u")]
+    code, _out, err = run(args)
+    assert_one_line_error(code, err, "confirm it", "--yes")
+    prompts: list[str] = []
+    terminal(lambda prompt: prompts.append(prompt) or "no")
+    code, _out, err = run(args)
+    assert code == 2
+    assert "Nothing was pruned." in err
+    assert "removes them from the store" in prompts[-1]
+    assert _entries(old_store) == before
+    monkeypatch.setenv("MDM_TOTP", old_store.fresh_code())
+    terminal(lambda prompt: "yes")
+    code, out, err = run(args)
+    assert code == 0, err
+    assert out.startswith("Pruned ")
+    assert min(_entries(old_store)) > 1
+
+
+def test_prune_with_yes_then_verify_and_verify_export_pass(
+    old_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MDM_TOTP", old_store.fresh_code())
+    out_dir = tmp_path / "usb"
+    code, out, err = run(
+        [
+            "audit",
+            "prune",
+            *old_store.args(),
+            "--before",
+            _years_ago(old_store, 7),
+            "--out",
+            str(out_dir),
+            "--yes",
+            "--json",
+        ]
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["pruned"] is True
+    assert result["plan"]["first_seq"] == 1
+    assert min(_entries(old_store)) == result["plan"]["last_seq"] + 1
+    assert run(["audit", "verify", *old_store.args()])[0] == 0
+    code, out, err = run(["audit", "verify-export", result["export"]])
+    assert code == 0, err
+    assert out.startswith("Export intact: ")
+    code, out, err = run(["audit", "retention", *old_store.args(), "--json"])
+    assert json.loads(out)["last_prune"]["last_seq"] == result["plan"]["last_seq"]
+    # Nothing left before that date: a second run says so and changes nothing.
+    code, out, err = run(
+        ["audit", "prune", *old_store.args(), "--before", _years_ago(old_store, 7), "--out", str(out_dir), "--yes"]
+    )
+    assert code == 0, err
+    assert "nothing to prune" in out

@@ -225,3 +225,51 @@ def test_paging_and_sort_on_every_store(
     assert len({r.id for r in rows}) == 30
     qtmodeltester.check(model)
     model.shutdown()
+
+
+PAINT_ROLES = (
+    Qt.ItemDataRole.DisplayRole,
+    Qt.ItemDataRole.DecorationRole,
+    Qt.ItemDataRole.FontRole,
+    Qt.ItemDataRole.ForegroundRole,
+    Qt.ItemDataRole.BackgroundRole,
+    Qt.ItemDataRole.TextAlignmentRole,
+    Qt.ItemDataRole.CheckStateRole,
+    Qt.ItemDataRole.ToolTipRole,
+)
+
+
+def test_cached_cells_answer_as_the_cell_methods_do(qtbot, model: DeviceTableModel) -> None:
+    """The per-row cell cache (one look-up per painted cell) gives the same answers as _display / _cell_data."""
+    load_first(qtbot, model)
+    fetch_rest(qtbot, model)  # every kind of row: placeholders, each compliance state, never checked in
+    for r in range(model.rowCount()):
+        row = model.data(model.index(r, 0), DEVICE_ROW_ROLE)
+        for c, column in enumerate(COLUMNS):
+            index = model.index(r, c)
+            assert model.data(index) == model._display(row, column.key)
+            for role in PAINT_ROLES[1:]:
+                expected = model._cell_data(row, column.key, int(role))
+                got = model.data(index, role)
+                assert got == expected or (isinstance(got, QIcon) and got.cacheKey() == expected.cacheKey())
+    placeholder = next(
+        r for r in range(model.rowCount()) if not model.data(model.index(r, 0), DEVICE_ROW_ROLE).group_name
+    )
+    assert model.data(model.index(placeholder, COLUMN_INDEX["group"]), Qt.ItemDataRole.FontRole).italic()
+
+
+def test_cells_are_worked_out_again_after_a_reload(qtbot, model: DeviceTableModel) -> None:
+    load_first(qtbot, model, DeviceQuery(sort=DeviceSort.NAME))
+    first = model.data(model.index(0, COLUMN_INDEX["name"]))
+    load_first(qtbot, model, DeviceQuery(sort=DeviceSort.NAME, descending=True))
+    assert model.data(model.index(0, COLUMN_INDEX["name"])) != first
+    assert model.data(model.index(model.rowCount(), 0)) is None  # past the rows held
+    assert model.data(QModelIndex()) is None
+
+
+def test_first_load_announces_rows_not_a_reset(qtbot, model: DeviceTableModel) -> None:
+    with qtbot.assertNotEmitted(model.modelAboutToBeReset):
+        load_first(qtbot, model)
+    with qtbot.waitSignal(model.modelReset, timeout=10_000):
+        model.reload()  # rows shown: a reload resets
+    qtbot.waitUntil(lambda: not model.loading, timeout=10_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -243,3 +244,63 @@ def test_column_layout_is_remembered(qtbot, pane: DevicesPane, pane_ctx: PaneCon
     assert restored.sortIndicatorSection() == COLUMN_INDEX["model"]
     assert again.model.query.sort is DeviceSort.MODEL
     assert again.model.query.descending
+
+
+class HeldDevices:
+    """Wraps the device service: list_page waits until released; count and groups record that they ran."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.release = threading.Event()
+        self.calls: list[str] = []
+
+    def list_page(self, *args: object, **kwargs: object) -> object:
+        assert self.release.wait(10)
+        self.calls.append("page")
+        return self._inner.list_page(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def count(self, *args: object) -> object:
+        self.calls.append("count")
+        return self._inner.count(*args)  # type: ignore[attr-defined]
+
+    def groups(self, *args: object) -> object:
+        self.calls.append("groups")
+        return self._inner.groups(*args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+def test_first_page_goes_first_and_the_table_paints_once_it_is_there(
+    qtbot, pane_ctx: PaneContext, fleet: Fleet
+) -> None:
+    held = HeldDevices(pane_ctx.services.devices)
+    ctx = replace(pane_ctx, services=replace(pane_ctx.services, devices=held))
+    pane = DevicesPane(ctx)
+    qtbot.addWidget(pane, before_close_func=lambda p: settle(qtbot, p))
+    pane.resize(1200, 800)
+    pane.show()
+    pane.activate()
+    assert pane.model.loading
+    assert not pane.table.updatesEnabled()  # no throw-away paint of an empty table
+    assert held.calls == []  # the count and the group list wait for the rows
+    with qtbot.waitSignals([pane.model.page_loaded, pane.count_changed, pane.groups_loaded], timeout=WAIT):
+        held.release.set()
+    assert held.calls[0] == "page"
+    assert sorted(held.calls[1:]) == ["count", "groups"]
+    assert pane.table.updatesEnabled()
+    assert pane.model.rowCount() >= FIRST_PAGE_SIZE
+    assert pane.device_count == len(fleet.device_ids)
+
+
+def test_a_slow_first_page_still_lets_the_table_paint(qtbot, pane_ctx: PaneContext, fleet: Fleet) -> None:
+    held = HeldDevices(pane_ctx.services.devices)
+    ctx = replace(pane_ctx, services=replace(pane_ctx.services, devices=held))
+    pane = DevicesPane(ctx)
+    qtbot.addWidget(pane, before_close_func=lambda p: settle(qtbot, p))
+    pane.show()
+    pane.activate()
+    qtbot.waitUntil(pane.table.updatesEnabled, timeout=WAIT)  # after FIRST_PAINT_WAIT_MS, rows or not
+    assert pane.model.loading
+    with qtbot.waitSignals([pane.model.page_loaded, pane.count_changed], timeout=WAIT):
+        held.release.set()

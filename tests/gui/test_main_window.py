@@ -12,6 +12,7 @@ from mdm_desktop.gui.main_window import SETTINGS_GROUP, MainWindow
 from mdm_desktop.gui.panes.access_requests_pane import AccessRequestsPane
 from mdm_desktop.gui.panes.audit_pane import AuditPane
 from mdm_desktop.gui.panes.catalog_pane import CatalogPane
+from mdm_desktop.gui.panes.commands_pane import CommandsPane
 from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
 from mdm_desktop.gui.panes.devices_pane import DevicesPane
 from mdm_desktop.gui.panes.policies_pane import PoliciesPane
@@ -28,6 +29,7 @@ PANE_TYPES = (
     CatalogPane,
     AuditPane,
     DashboardPane,
+    CommandsPane,
     UsersPane,
     AccessRequestsPane,
     SettingsPane,
@@ -64,6 +66,7 @@ def test_every_navigation_entry_switches_pane(qtbot, window: MainWindow) -> None
         "App catalog",
         "Audit log",
         "Dashboard",
+        "Commands",
         "Users",
         "Access requests",
         "Security",
@@ -87,7 +90,7 @@ def test_view_menu_actions_and_shortcuts(qtbot, window: MainWindow) -> None:
     assert window.refresh_action.shortcut() == QKeySequence(Qt.Key.Key_F5)
     assert window.quit_action.shortcut() == QKeySequence("Ctrl+Q")
     menus = [a.text() for a in window.menuBar().actions()]
-    assert menus == ["&File", "&View", "&Help"]
+    assert menus == ["&File", "&View", "&Audit", "&Help"]
     qtbot.waitUntil(lambda: window.runner.pending == 0, timeout=WAIT)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -21,6 +22,7 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, sign_in_admin, step_up_ad
 from tests.gui.admin_data import break_glass_use
 from tests.gui.fleet import populate
 from tests.gui.helpers import show_top_level
+from tests.integration.fixtures_data import add_audit_entries
 
 WAIT = 10_000
 
@@ -222,3 +224,127 @@ def test_officer_cannot_create_an_emergency_code(
 ) -> None:
     pane = open_pane(qtbot, with_session(pane_ctx, officer, settings))
     assert not pane.new_code_button.isVisibleTo(pane)
+
+
+# -- the Audit retention group ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def old_entries(sqlite_ctx: AppContext) -> int:
+    """Forty audit entries from eight years ago, one a month, at the start of the chain (before any sign-in)."""
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=8 * 365)
+    add_audit_entries(sqlite_ctx, 40, start=start, step=dt.timedelta(days=30))
+    return 40
+
+
+@pytest.fixture
+def retention_pane(qtbot, old_entries: int, pane_ctx: PaneContext, sqlite_ctx: AppContext) -> SettingsPane:
+    step_up_admin(sqlite_ctx, pane_ctx.session)
+    return open_pane(qtbot, pane_ctx)
+
+
+def oldest_seq(ctx: AppContext) -> int:
+    return ctx.services.audit_retention.retention_status(sign_in_admin(ctx).principal).oldest_seq
+
+
+def test_retention_group_shows_the_period_oldest_entry_and_what_is_prunable(retention_pane: SettingsPane) -> None:
+    group = retention_pane.retention
+    assert group.years_spin.value() == 6
+    assert group.years_spin.minimum() == 6
+    assert group.oldest_label.text().startswith("Oldest entry: #1, recorded ")
+    assert group.prunable_label.text().startswith("Older than 6 years (before ")
+    assert "entries (#1 to #" in group.prunable_label.text()
+    assert group.prune_button.isEnabled()
+    assert not group.save_years_button.isEnabled()
+    assert not group.last_prune_label.isVisibleTo(retention_pane)
+
+
+def test_prune_now_asks_for_a_folder_and_confirmation_then_prunes(
+    qtbot, retention_pane: SettingsPane, sqlite_ctx: AppContext, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = retention_pane.retention
+    folder = tmp_path / "usb"
+    folder.mkdir()
+    monkeypatch.setattr(group, "choose_folder", lambda: str(folder))
+    status = group.status
+    assert status is not None
+    group.prune_button.click()
+    box = group.pending_confirm
+    assert box is not None
+    assert f"Remove {status.prunable.count:,} entries (#1 to #{status.prunable.last_seq}" in box.text()
+    assert str(folder) in box.informativeText()
+    with qtbot.waitSignal(group.pruned, timeout=WAIT) as pruned, qtbot.waitSignal(retention_pane.loaded, timeout=WAIT):
+        box.yes_button.click()
+    assert pruned.args is not None
+    assert (folder / f"audit-pruned-1-{status.prunable.last_seq}.jsonl").exists()
+    assert group.result_label.text().startswith("Pruned ")
+    assert not group.progress.isVisible()
+    assert oldest_seq(sqlite_ctx) == status.prunable.last_seq + 1
+    assert group.oldest_label.text().startswith(f"Oldest entry: #{status.prunable.last_seq + 1}, ")
+    assert "nothing to prune" in group.prunable_label.text()
+    assert not group.prune_button.isEnabled()
+    assert group.last_prune_label.text().startswith("Last prune: entries #1 to #")
+    assert sqlite_ctx.services.audit_chain.verify(sign_in_admin(sqlite_ctx).principal).intact
+    assert retention_pane.ctx.errors.errors == []  # type: ignore[attr-defined]
+
+
+def test_cancelled_confirmation_or_folder_prunes_nothing(
+    retention_pane: SettingsPane, sqlite_ctx: AppContext, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    group = retention_pane.retention
+    monkeypatch.setattr(group, "choose_folder", lambda: "")
+    group.prune_button.click()
+    assert group.pending_confirm is None
+    monkeypatch.setattr(group, "choose_folder", lambda: str(tmp_path))
+    group.prune_button.click()
+    assert group.pending_confirm is not None
+    group.pending_confirm.cancel_button.click()
+    assert retention_pane.ctx.runner.pending == 0
+    assert oldest_seq(sqlite_ctx) == 1
+
+
+def test_a_failed_prune_reports_the_error_and_deletes_nothing(
+    qtbot, retention_pane: SettingsPane, sqlite_ctx: AppContext, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    group = retention_pane.retention
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setattr(group, "choose_folder", lambda: str(blocker))
+    group.prune_button.click()
+    assert group.pending_confirm is not None
+    with qtbot.waitSignal(group.prune_failed, timeout=WAIT):
+        group.pending_confirm.yes_button.click()
+    errors = retention_pane.ctx.errors.errors  # type: ignore[attr-defined]
+    assert len(errors) == 1
+    assert "not a folder" in str(errors[0])
+    assert group.result_label.text() == "Nothing was pruned."
+    assert group.prune_button.isEnabled()
+    assert oldest_seq(sqlite_ctx) == 1
+
+
+def test_retention_period_is_saved_on_its_own(qtbot, retention_pane: SettingsPane, sqlite_ctx: AppContext) -> None:
+    group = retention_pane.retention
+    group.years_spin.setValue(7)
+    assert group.save_years_button.isEnabled()
+    assert not retention_pane.save_button.isEnabled()  # the main form is not changed by it
+    with qtbot.waitSignal(group.years_saved, timeout=WAIT), qtbot.waitSignal(retention_pane.loaded, timeout=WAIT):
+        group.save_years_button.click()
+    assert stored(sqlite_ctx).audit_retention_years == 7
+    assert group.prunable_label.text().startswith("Older than 7 years")
+    # Saving the other settings afterwards keeps the new period.
+    retention_pane.spins["lockout_minutes"].setValue(45)
+    with qtbot.waitSignal(retention_pane.saved, timeout=WAIT):
+        retention_pane.save_button.click()
+    assert stored(sqlite_ctx).audit_retention_years == 7
+    assert stored(sqlite_ctx).lockout_minutes == 45
+
+
+def test_security_officer_sees_retention_but_cannot_prune(
+    qtbot, old_entries: int, pane_ctx: PaneContext, officer: SessionInfo, settings: QSettings
+) -> None:
+    pane = open_pane(qtbot, with_session(pane_ctx, officer, settings))
+    group = pane.retention
+    assert group.oldest_label.text().startswith("Oldest entry: #1")
+    assert not group.years_spin.isEnabled()
+    assert not group.prune_button.isVisibleTo(pane)
+    assert not group.save_years_button.isVisibleTo(pane)

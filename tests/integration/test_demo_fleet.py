@@ -104,6 +104,8 @@ def test_fills_a_realistic_clinic(filled: tuple[AppContext, DemoResult, bytes]) 
         assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes)
         roles = set(s.scalars(select(User.role)))
         assert roles == {"administrator", "it_technician", "helpdesk", "security_officer"}
+        # The printed passwords were set by the fill: the Users pane shows when, not "unknown".
+        assert set(s.scalars(select(User.password_changed_at))) == {NOW}
 
 
 def test_administrator_can_sign_in_and_read_the_fleet(filled: tuple[AppContext, DemoResult, bytes]) -> None:

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from mdm_desktop.store.engine import create_store_engine
-from mdm_desktop.store.schema import Base
+from mdm_desktop.store.schema import Base, include_name
 from mdm_desktop.store.versioning import _alembic_config, current_revision, head_revision, upgrade
 
 
@@ -22,7 +22,12 @@ def _run(engine: Engine, fn: object, revision: str) -> None:
 
 def _diff(engine: Engine) -> list[object]:
     with engine.connect() as conn:
-        return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata))
+        return list(
+            compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}),
+                Base.metadata,
+            )
+        )
 
 
 def test_upgrade_from_0001_keeps_users_and_matches_the_models(store_url: str) -> None:

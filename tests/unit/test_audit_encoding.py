@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mdm_desktop.domain.audit import EntryFields, chain_bytes, checkpoint_bytes, utc_text
+from mdm_desktop.domain.audit import (
+    EntryFields,
+    canonical_json,
+    chain_bytes,
+    checkpoint_bytes,
+    escape_field,
+    unescape_field,
+    utc_text,
+)
 
 TAG = b"mdm-desktop-audit-v2"
 
@@ -100,3 +109,35 @@ def test_naive_times_and_negative_positions_are_refused() -> None:
         chain_bytes(1, "", f)
     with pytest.raises(ValueError, match="negative"):
         chain_bytes(-1, "", EntryFields(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "u", "a", "w", "x", "", "", "", ""))
+
+
+# -- the stored form of text fields (NUL, lone surrogates, backslashes) ------------------------------------------
+
+hostile = st.text(alphabet=st.sampled_from(["\\", "0", "u", "d", "8", "\x00", "\ud800", "\udfff", "a", "\u202e"]))
+
+
+@given(hostile | st.text())
+def test_stored_form_decodes_back_and_holds_no_nul_or_lone_surrogate(value: str) -> None:
+    stored = escape_field(value)
+    assert unescape_field(stored) == value
+    assert "\x00" not in stored
+    stored.encode("utf-8")  # a lone surrogate would raise here
+
+
+@given(hostile, hostile)
+def test_distinct_values_never_share_a_stored_form(a: str, b: str) -> None:
+    assert (escape_field(a) == escape_field(b)) == (a == b)
+
+
+@pytest.mark.parametrize(
+    "plain", ["", "admin", "CLINIC\\jdoe", "C:\\Temp\\x", "<img src=x>", "\x1b[2J", "\u202eexe.pdf"]
+)
+def test_ordinary_text_is_stored_as_it_is(plain: str) -> None:
+    assert escape_field(plain) == plain
+
+
+def test_details_json_holds_no_nul_or_lone_surrogate() -> None:
+    text = canonical_json({"name": "a\x00b\ud800", "k\x00": 1})
+    assert "\x00" not in text
+    text.encode("utf-8")
+    assert json.loads(text) == {"name": "a\x00b\ud800", "k\x00": 1}

@@ -113,14 +113,19 @@ class KeysetTableModel(RowTableModel[RowT], Generic[RowT, CursorT, QueryT]):
 
     def reload(self) -> None:
         """Drop the loaded rows and fetch the first page again."""
-        self.beginResetModel()
+        # The first load has nothing to drop: no reset for the views to redo their layout over.
+        reset = self._started or bool(self._rows)
+        if reset:
+            self.beginResetModel()
         self._generation += 1
         self._cancel_task()
         self._rows = []
+        self._forget_cells()
         self._cursor = None
         self._exhausted = False
         self._started = True
-        self.endResetModel()
+        if reset:
+            self.endResetModel()
         self._request_page()
 
     def shutdown(self) -> None:

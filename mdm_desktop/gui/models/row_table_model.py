@@ -4,7 +4,9 @@
 interface every table here shares: row and column counts, flags, header titles,
 and the roles every row answers (``ROW_ROLE`` for the DTO itself, ``SORT_ROLE``
 for a proxy's sort value). Subclasses say how a cell looks (:meth:`_display`,
-:meth:`_cell_data`). :class:`RowListModel` is the in-memory variant for small
+:meth:`_cell_data`); a subclass that sets :attr:`RowTableModel.cache_cells` has
+each row's cells worked out once, so painting a page is a lookup per cell.
+:class:`RowListModel` is the in-memory variant for small
 lists replaced as a whole; :class:`~mdm_desktop.gui.models.keyset_table_model.KeysetTableModel`
 is the paged one for large tables.
 """
@@ -24,7 +26,16 @@ SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 """A value that sorts naturally (numbers as numbers), for a sorting proxy; ``None`` where the model sorts in SQL."""
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+_HORIZONTAL = Qt.Orientation.Horizontal
+
+_ON_DEMAND_ROLES = frozenset(
+    int(r) for r in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.StatusTipRole, Qt.ItemDataRole.WhatsThisRole)
+)
+"""Roles asked for one cell at a time (hover), never kept in the cell cache."""
+_STANDARD_ROLES = frozenset(range(int(Qt.ItemDataRole.UserRole)))
+
+Cells = dict[int, tuple[Any, ...] | None]
+"""One row's cached cells: role -> the value of each column (``None``: no column answers the role)."""
 
 RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 """``TextAlignmentRole`` value of numeric columns."""
@@ -38,6 +49,9 @@ class Identified(Protocol):
 
 
 RowT = TypeVar("RowT", bound=Identified)
+
+_UNCACHED: Any = object()
+"""Marks a role the cell cache does not hold."""
 
 
 class RowTableModel(QAbstractTableModel, Generic[RowT]):
@@ -54,6 +68,11 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
         self._keys = tuple(key for key, _ in columns)
         self._titles = tuple(title for _, title in columns)
         self._rows: list[RowT] = []
+        self._cells: dict[int, Cells] | None = {} if self.cache_cells else None
+        roles = self.cell_roles
+        self._cached_roles = tuple(sorted(roles - _ON_DEMAND_ROLES)) if roles is not None else ()
+        # Standard roles no column answers: ``None`` at once, without asking the subclass.
+        self._silent_roles = _STANDARD_ROLES - roles - {_DISPLAY} if roles is not None else frozenset()
 
     # ---- rows ----------------------------------------------------------------------------------
 
@@ -73,15 +92,14 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._keys)
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return _ROW_FLAGS
+    # flags(): QAbstractTableModel's own answer (enabled, selectable, no children) is the one wanted, and
+    # answering it in C++ spares a Python call for every painted cell.
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._keys):
+        # Asked a few hundred times a paint: the common answers come first and cheaply.
+        if orientation is not _HORIZONTAL or not 0 <= section < len(self._keys):
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return self._titles[section]
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._header_tip(self._keys[section])
@@ -94,7 +112,31 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
     answers the others at once, which keeps painting a page of a large table cheap.
     """
 
+    cache_cells: bool = False
+    """Work out each row's cells (display text and :attr:`cell_roles` other than tooltips) once, on first paint.
+
+    Only for models whose cells depend on nothing but the row's DTO (or that call :meth:`_forget_cells`
+    whenever something else they show changes). Needs :attr:`cell_roles`.
+    """
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        cache = self._cells
+        if cache is not None:
+            # The paint path: one dict look-up per cell once the row's cells are known.
+            if role in self._silent_roles:
+                return None
+            number = index.row()
+            cells = cache.get(number)
+            if cells is None:
+                if not 0 <= number < len(self._rows):
+                    return None
+                cells = cache[number] = self._row_cells(self._rows[number])
+            values = cells.get(role, _UNCACHED)
+            if values is not _UNCACHED:
+                return None if values is None else values[index.column()]
+        return self._uncached_data(index, role)
+
+    def _uncached_data(self, index: Index, role: int) -> Any:
         role = int(role)
         if (
             role != _DISPLAY
@@ -117,6 +159,18 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
         if role == SORT_ROLE:
             return self._sort_value(row, key)
         return self._cell_data(row, key, role)
+
+    def _row_cells(self, row: RowT) -> Cells:
+        cells: Cells = {_DISPLAY: tuple(self._display(row, key) for key in self._keys)}
+        for role in self._cached_roles:
+            values = tuple(self._cell_data(row, key, role) for key in self._keys)
+            cells[role] = values if any(v is not None for v in values) else None
+        return cells
+
+    def _forget_cells(self) -> None:
+        """Drop the cached cells (the rows were replaced, or something else they show changed)."""
+        if self._cells is not None:
+            self._cells.clear()
 
     # ---- for subclasses --------------------------------------------------------------------------
 
@@ -144,4 +198,5 @@ class RowListModel(RowTableModel[RowT]):
         """Show ``rows`` (replacing what was shown)."""
         self.beginResetModel()
         self._rows = list(rows)
+        self._forget_cells()
         self.endResetModel()

@@ -52,6 +52,7 @@ from mdm_desktop.gui.panes.audit_chain_widgets import (
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
+from mdm_desktop.services.audit import SEARCH_MIN_CHARS
 from mdm_desktop.services.audit_chain import VerifyCancelledError, checkpoint_to_json, write_file_atomically
 from mdm_desktop.services.dto import (
     AuditCheckpoint,
@@ -187,8 +188,12 @@ class AuditPane(Pane):
         header.setStretchLastSection(True)
         header.setSectionsMovable(True)
         header.setHighlightSections(False)
-        for i, (_, _, width) in enumerate(COLUMNS):
-            header.resizeSection(i, width)
+        # The time column fits a full timestamp in the table's font (a fixed width truncates it at some sizes).
+        self.table.ensurePolished()
+        sample_time = format_time_seconds(dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+        time_width = self.table.fontMetrics().horizontalAdvance(sample_time) + 18
+        for i, (key, _, width) in enumerate(COLUMNS):
+            header.resizeSection(i, max(width, time_width) if key == "time" else width)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
@@ -219,6 +224,7 @@ class AuditPane(Pane):
         content_layout.setContentsMargins(0, 0, 0, 0)
         content_layout.addWidget(self.filter_bar)
         content_layout.addWidget(self.filter_error)
+        content_layout.addWidget(self.search_hint)
         content_layout.addWidget(self.splitter, 1)
 
         self.refused = QLabel(
@@ -467,12 +473,19 @@ class AuditPane(Pane):
         bar.setObjectName("filterBar")
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Search the log")
-        self.search_edit.setToolTip("Text found in the target, details, action or actor of an entry")
+        self.search_edit.setToolTip(
+            "Text found in the action, actor, target, workstation or details of an entry"
+            f" (at least {SEARCH_MIN_CHARS} characters, any case)"
+        )
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setMaxLength(255)
         self.search_edit.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search_edit.textChanged.connect(self._schedule)
         self.search_edit.returnPressed.connect(self.apply_filters)
+        self.search_hint = QLabel(f"Type at least {SEARCH_MIN_CHARS} characters to search the log.")
+        self.search_hint.setObjectName("mutedText")
+        self.search_hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.search_hint.hide()
 
         self.action_combo = QComboBox()
         self.action_combo.setEditable(True)
@@ -552,8 +565,15 @@ class AuditPane(Pane):
             actor=self.actor_combo.currentText().strip(),
             action=self.action_combo.currentText().strip(),
             outcome=Outcome(outcome) if outcome else None,
-            text=self.search_edit.text().strip(),
+            text=self.search_text(),
         )
+
+    def search_text(self) -> str:
+        """The search box's text when it is long enough to search (else ``""``, with an inline hint)."""
+        typed = " ".join(self.search_edit.text().split())
+        short = 0 < len(typed) < SEARCH_MIN_CHARS
+        self.search_hint.setVisible(short)
+        return "" if short else typed
 
     def _show_filter_error(self, text: str) -> None:
         self.filter_error.setText(text)

@@ -7,12 +7,12 @@ plain text: labels use ``Qt.TextFormat.PlainText`` and table cells are never ric
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QByteArray, QItemSelection, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -46,7 +46,9 @@ from mdm_desktop.gui.models.device_table_model import (
     DeviceTableModel,
     format_local_time,
 )
+from mdm_desktop.gui.models.keyset_table_model import KeysetTableModel
 from mdm_desktop.gui.panes.base import Pane, PaneContext
+from mdm_desktop.gui.panes.device_command_actions import DeviceCommandActions, LostLocationNote
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
 from mdm_desktop.services.dto import DeviceDetail, DeviceQuery, DeviceRow, GroupInfo
@@ -142,6 +144,88 @@ def _finish_table(view: QTableView, minimum: Iterable[int]) -> None:
     for i, width in enumerate(minimum):
         if header.sectionSize(i) < width:
             header.resizeSection(i, width)
+
+
+ROW_HEIGHT = 28
+CELL_PADDING = 26
+"""Room around a cell's text (the style sheet's item padding, the delegate's margins)."""
+HEADER_PADDING = 24
+"""Room around a header's title (the section's padding and the sort arrow)."""
+DOT_WIDTH = 22
+"""The compliance column's coloured dot and the space after it."""
+
+
+def device_column_widths(view: QTableView) -> list[int]:
+    """Widths of the device table's columns: each fits its title and a wide but usual value in ``view``'s fonts."""
+    view.ensurePolished()
+    cell = view.fontMetrics()
+    bold = QFont(view.horizontalHeader().font())
+    bold.setBold(True)  # the style sheet draws header titles in bold
+    title = QFontMetrics(bold)
+    widths = []
+    for column in COLUMNS:
+        text = cell.horizontalAdvance(column.sample) + CELL_PADDING
+        if column.key == "compliance":
+            text += DOT_WIDTH
+        widths.append(max(text, title.horizontalAdvance(column.title) + HEADER_PADDING))
+    return widths
+
+
+def setup_device_table(view: QTableView) -> None:
+    """Give ``view`` (its model set) the device table's look: whole rows, no grid, columns fitted to content.
+
+    The benchmark sets up its bare table with this too, so both tables are measured alike.
+    """
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideRight)
+    view.setShowGrid(False)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+    header = view.horizontalHeader()
+    header.setSectionsMovable(True)
+    header.setHighlightSections(False)
+    header.setStretchLastSection(True)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    for i, width in enumerate(device_column_widths(view)):
+        header.resizeSection(i, width)
+
+
+FIRST_PAINT_WAIT_MS = 200
+"""Longest wait for the rows before the table paints anyway (empty, rows following)."""
+
+
+class _PaintHold(QObject):
+    """Keeps a view from painting until its model's page arrives, fails, or a short wait passes."""
+
+    def __init__(self, view: QTableView, model: KeysetTableModel[Any, Any, Any], wait_ms: int) -> None:
+        super().__init__(view)
+        self._view = view
+        view.setUpdatesEnabled(False)
+        model.page_loaded.connect(self._release)
+        model.load_failed.connect(self._release)
+        QTimer.singleShot(wait_ms, self, self._release)
+
+    @Slot()
+    def _release(self) -> None:
+        if not self._view.updatesEnabled():
+            self._view.setUpdatesEnabled(True)  # repaints the view
+        self.deleteLater()  # disconnects from the model
+
+
+def paint_when_rows_arrive(
+    view: QTableView, model: KeysetTableModel[Any, Any, Any], wait_ms: int = FIRST_PAINT_WAIT_MS
+) -> None:
+    """Let ``view`` paint once ``model``'s page on its way has arrived (or failed, or ``wait_ms`` passed).
+
+    An empty table painted meanwhile would be thrown away a few milliseconds later, and its Python calls
+    (header titles...) contend for the GIL with the worker building the page, which then arrives about
+    half as late again (benchmarks/bench_devices.py).
+    """
+    if model.loading:
+        _PaintHold(view, model, wait_ms)
 
 
 def _item(text: str) -> QStandardItem:
@@ -384,6 +468,7 @@ class DevicesPane(Pane):
         self._detail_generation = 0
         self._detail_task: Task | None = None
         self._pending_detail_id: int | None = None
+        self._after_page: dict[str, Callable[[], None]] = {}
         self.device_count: int | None = None
 
         self.model = DeviceTableModel(ctx.services.devices, ctx.holder, ctx.runner, self, on_error=ctx.errors.report)
@@ -461,23 +546,11 @@ class DevicesPane(Pane):
         self.table = QTableView()
         self.table.setObjectName("deviceTable")
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.setShowGrid(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(28)
+        setup_device_table(self.table)
+        # Several rows: remote commands work on the whole selection (the detail shows the current row).
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.table.horizontalHeader()
         header.setObjectName("deviceTableHeader")
-        header.setSectionsMovable(True)
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for i, column in enumerate(COLUMNS):
-            header.resizeSection(i, column.width)
         if not self._restore_header():
             header.setSortIndicator(self.model.sort_column(), self.model.sort_order())
         self.table.setSortingEnabled(True)
@@ -490,6 +563,15 @@ class DevicesPane(Pane):
         overlay.addWidget(self.empty_hint, 0, Qt.AlignmentFlag.AlignCenter)
 
         self.detail = DeviceDetailPanel(self.ctx.session.principal.can(Permission.DEVICES_READ_IDENTIFIERS))
+        # ---- remote commands on the selection (toolbar button, context menu; issue 6)
+        self.command_actions = DeviceCommandActions(self.ctx, self.table, self)
+        self.command_note = plain_label("", "commandNote")
+        self.command_actions.message.connect(self.command_note.setText)
+        self.command_actions.sent.connect(lambda _result: self._reload_shown_detail())
+        header_row.addWidget(self.command_note)
+        header_row.addWidget(self.command_actions.button)
+        self.lost_location = LostLocationNote(self.ctx, self)
+        self.detail_loaded.connect(self.lost_location.show_for)
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("devicesSplitter")
@@ -509,6 +591,7 @@ class DevicesPane(Pane):
         layout.addLayout(header_row)
         layout.addWidget(filter_bar)
         layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.lost_location.label)
 
         # ---- behaviour
         self._search_timer = QTimer(self)
@@ -530,6 +613,8 @@ class DevicesPane(Pane):
         selection.selectionChanged.connect(self._selection_changed)
 
         self.model.page_loaded.connect(self._page_loaded)
+        self.model.page_loaded.connect(lambda _rows: self._run_after_page())
+        self.model.load_failed.connect(lambda _exc: self._run_after_page())
         self.model.modelReset.connect(self._update_empty_hint)
         self.model.load_failed.connect(lambda _exc: self._update_empty_hint())
 
@@ -541,8 +626,9 @@ class DevicesPane(Pane):
 
     def refresh(self) -> None:
         """Reload groups, the device list, the count and the shown device."""
-        self._load_groups()
         self.apply_filters(force=True)
+        paint_when_rows_arrive(self.table, self.model)
+        self._when_page_arrived("groups", self._load_groups)
         if self.detail.device_id is not None:
             self.show_device(self.detail.device_id, immediately=True)
 
@@ -574,7 +660,7 @@ class DevicesPane(Pane):
 
     def _apply(self, query: DeviceQuery) -> None:
         self.model.set_query(query)
-        self._count(query)
+        self._when_page_arrived("count", lambda: self._count(query))
         self.query_applied.emit(query)
 
     def show_query(self, query: DeviceQuery) -> None:
@@ -602,10 +688,10 @@ class DevicesPane(Pane):
             for widget in widgets:
                 widget.blockSignals(False)
         self._search_timer.stop()
+        self._apply(replace(self.current_query(), sort=query.sort, descending=query.descending))
         if not self._activated:
             self._activated = True
-            self._load_groups()
-        self._apply(replace(self.current_query(), sort=query.sort, descending=query.descending))
+            self._when_page_arrived("groups", self._load_groups)
         header = self.table.horizontalHeader()
         header.blockSignals(True)
         header.setSortIndicator(self.model.sort_column(), self.model.sort_order())
@@ -674,6 +760,22 @@ class DevicesPane(Pane):
         else:
             self.query_applied.emit(self.model.query)
 
+    def _when_page_arrived(self, name: str, work: Callable[[], None]) -> None:
+        """Run ``work`` once the page on its way has arrived (or failed), so it has the workers to itself.
+
+        The rows are what the user waits for; the count and the group list follow a few milliseconds
+        later. A later ``work`` of the same ``name`` replaces one still waiting.
+        """
+        if self.model.loading:
+            self._after_page[name] = work
+        else:
+            work()
+
+    def _run_after_page(self) -> None:
+        work, self._after_page = self._after_page, {}
+        for run in work.values():
+            run()
+
     def _count(self, query: DeviceQuery) -> None:
         self._count_generation += 1
         generation = self._count_generation
@@ -726,6 +828,10 @@ class DevicesPane(Pane):
                 self.table.selectRow(row)
                 selection.blockSignals(False)
                 self.table.viewport().update()
+
+    def _reload_shown_detail(self) -> None:
+        if self.detail.device_id is not None:
+            self.show_device(self.detail.device_id, immediately=True)
 
     def _update_empty_hint(self) -> None:
         self.empty_hint.setVisible(self.model.rowCount() == 0 and self.model.exhausted)

@@ -9,15 +9,18 @@ Write actions are disabled for roles without ``policies.write`` (the service ref
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -37,6 +40,8 @@ from PySide6.QtWidgets import (
 from mdm_desktop.domain.accounts import Permission
 from mdm_desktop.domain.devices import Ownership
 from mdm_desktop.domain.errors import ConflictError, NotFoundError, ValidationError
+from mdm_desktop.domain.policy_settings import GROUP_LABELS, SPECS_BY_KEY
+from mdm_desktop.exports.report import ExportFormat
 from mdm_desktop.gui.models.device_table_model import format_local_time
 from mdm_desktop.gui.models.policy_list_model import SORT_ROLE, PolicyListModel
 from mdm_desktop.gui.panes.base import Pane, PaneContext
@@ -44,6 +49,7 @@ from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
 from mdm_desktop.services.dto import GroupInfo, PolicyDetail, PolicySummary
 from mdm_desktop.services.policies import DESCRIPTION_MAX, NAME_MAX, NOTES_MAX, clinic_baseline_settings
+from mdm_desktop.services.policy_exports import PolicyExportResult, SigningRequest, default_file_name
 
 _D = TypeVar("_D", bound="_TaskDialog")
 
@@ -73,7 +79,14 @@ SETTING_LABELS: dict[str, str] = {
     "linux": "Linux",
 }
 
-SETTING_ORDER: tuple[str, ...] = ("passcode", "encryption", "integrity", "os_updates", "check_in")
+SETTING_ORDER: tuple[str, ...] = (
+    "passcode",
+    "encryption",
+    "integrity",
+    "os_updates",
+    "check_in",
+    *(g for g in GROUP_LABELS if g not in ("passcode", "encryption")),
+)
 """Sections shown first, in this order; other keys follow alphabetically."""
 
 OWNERSHIP_CHOICES: tuple[tuple[str, Ownership | None], ...] = (
@@ -99,8 +112,23 @@ def setting_value(value: Any) -> str:
     return str(value)
 
 
+_SAME_IN_EVERY_GROUP = frozenset({"required", "min_length", "max_failed_attempts", "min_os_version"})
+"""Keys whose short label reads well under any group heading."""
+
+
+def _label_in(group: str, key: str) -> str:
+    """The label of ``key`` inside ``group``: the settings model's label when it is one of its settings."""
+    if not group:
+        return SETTING_LABELS.get(key) or GROUP_LABELS.get(key) or setting_label(key)
+    spec = SPECS_BY_KEY.get(f"{group}.{key}")
+    return spec.label if spec is not None and key not in _SAME_IN_EVERY_GROUP else setting_label(key)
+
+
 def settings_items(
-    settings: Mapping[str, Any], reference: Mapping[str, Any] | None = None, reference_name: str = ""
+    settings: Mapping[str, Any],
+    reference: Mapping[str, Any] | None = None,
+    reference_name: str = "",
+    group: str | None = "",
 ) -> list[QTreeWidgetItem]:
     """Tree items for ``settings``; values that differ from ``reference`` are bold with a tooltip."""
     bold = QFont()
@@ -108,12 +136,12 @@ def settings_items(
     items: list[QTreeWidgetItem] = []
     rank = {k: i for i, k in enumerate(SETTING_ORDER)}
     for key, value in sorted(settings.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
-        item = QTreeWidgetItem([setting_label(key), ""])
+        item = QTreeWidgetItem([_label_in(group, key) if group is not None else setting_label(key), ""])
         item.setToolTip(0, key)
         ref = reference.get(key) if isinstance(reference, Mapping) else None
         if isinstance(value, Mapping):
             nested = None if reference is None else (ref if isinstance(ref, Mapping) else {})
-            item.addChildren(settings_items(value, nested, reference_name))
+            item.addChildren(settings_items(value, nested, reference_name, key if group == "" else None))
         else:
             item.setText(1, setting_value(value))
             if reference is not None and (key not in reference or ref != value):
@@ -387,6 +415,125 @@ class AssignDialog(_TaskDialog):
         return lambda: service.assign(principal, version_id, group_id, own)
 
 
+class ExportDialog(_TaskDialog):
+    """Exports a published version as an Apple profile or an Android policy, then shows the export report.
+
+    Signals:
+        report_shown(object): the :class:`PolicyExportResult`, once its report is on screen.
+    """
+
+    report_shown = Signal(object)
+
+    def __init__(self, ctx: PaneContext, detail: PolicyDetail, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, "Export policy", "Export", parent)
+        self.detail = detail
+        intro = plain_label(
+            f"Write a published version of “{detail.summary.name}” in a vendor's format, for devices set up "
+            "offline (Apple Configurator, Android Management API tools)."
+        )
+        intro.setWordWrap(True)
+        self.format_combo = QComboBox()
+        for fmt in ExportFormat:
+            self.format_combo.addItem(f"{fmt.label} ({fmt.suffix})", fmt.value)
+        self.version_combo = QComboBox()
+        for v in detail.versions:
+            self.version_combo.addItem(
+                f"Version {v.version} (published {format_local_time(v.published_at)})", v.version
+            )
+        self.path_edit = QLineEdit()
+        self.path_edit.setObjectName("exportPath")
+        browse = QPushButton("Browse…")
+        browse.setAutoDefault(False)
+        browse.clicked.connect(self.browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        self.replace_box = QCheckBox("Replace the file if it exists")
+        self.sign_box = QCheckBox("Sign with the site certificate authority")
+        can_sign = Permission.POLICIES_WRITE in ctx.session.permissions
+        self.sign_box.setToolTip(
+            "Devices and Apple Configurator can then check who made the profile."
+            if can_sign
+            else "Your role cannot use the site's signing key."
+        )
+        self._can_sign = can_sign
+        form = QFormLayout()
+        form.addRow("Format", self.format_combo)
+        form.addRow("Version", self.version_combo)
+        form.addRow("File", path_row)
+        form.addRow("", self.replace_box)
+        form.addRow("", self.sign_box)
+        self.report_view = QPlainTextEdit()
+        self.report_view.setObjectName("exportReport")
+        self.report_view.setReadOnly(True)
+        self.report_view.setPlaceholderText("After the export, what the file states and what it cannot.")
+        self.body.addWidget(intro)
+        self.body.addLayout(form)
+        self.body.addWidget(plain_label("Export report", "sectionTitle"))
+        self.body.addWidget(self.report_view, 1)
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self.version_combo.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+        self.export_result: PolicyExportResult | None = None
+        self.resize(640, 560)
+
+    def chosen_format(self) -> ExportFormat:
+        """The format picked."""
+        return ExportFormat(self.format_combo.currentData())
+
+    def _format_changed(self) -> None:
+        fmt = self.chosen_format()
+        apple = fmt is ExportFormat.MOBILECONFIG
+        self.sign_box.setEnabled(apple and self._can_sign)
+        if not self.sign_box.isEnabled():
+            self.sign_box.setChecked(False)
+        version = self.version_combo.currentData()
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+        current = Path(self.path_edit.text()) if self.path_edit.text() else Path(folder) / "x"
+        if isinstance(version, int):
+            self.path_edit.setText(str(current.with_name(default_file_name(self.detail.summary.name, version, fmt))))
+
+    def browse(self) -> None:
+        """Choose the file with the system's save dialog (which asks before replacing a file)."""
+        fmt = self.chosen_format()
+        path, _ = QFileDialog.getSaveFileName(self, "Export policy", self.path_edit.text(), f"*{fmt.suffix}")
+        if path:
+            self.path_edit.setText(path)
+            self.replace_box.setChecked(True)
+
+    def work(self) -> Callable[[], Any] | None:
+        version = self.version_combo.currentData()
+        text = self.path_edit.text().strip()
+        if not isinstance(version, int):
+            self.show_error("Publish the policy before exporting it.")
+            return None
+        if not text:
+            self.show_error("Choose where to write the file.")
+            return None
+        service, principal = self.ctx.services.policy_exports, self.ctx.session.principal
+        policy_id, fmt, path = self.detail.summary.id, self.chosen_format(), Path(text)
+        signing = SigningRequest.site_ca() if self.sign_box.isChecked() else None
+        replace = self.replace_box.isChecked()
+        return lambda: service.export(
+            principal, policy_id, fmt, path, version=version, signing=signing, overwrite=replace
+        )
+
+    def _done(self, result: object) -> None:
+        """Stay open and show the report; the Export button becomes unavailable, Cancel becomes Close."""
+        self._task = None
+        assert isinstance(result, PolicyExportResult)
+        self.export_result = result
+        lines = [f"Wrote {result.path} ({result.size:,} bytes).", f"SHA-256: {result.sha256}", ""]
+        self.report_view.setPlainText("\n".join(lines + result.report.lines()))
+        self.ok_button.setEnabled(False)
+        close = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        if close is not None:
+            close.setText("Close")
+            close.setDefault(True)
+        self.succeeded.emit(result)
+        self.report_shown.emit(result)
+
+
 # ---- the pane -------------------------------------------------------------------------------------
 
 
@@ -425,24 +572,34 @@ class PoliciesPane(Pane):
         self.assign_action = QAction("Assign to group…", self)
         self.assign_action.setShortcut(QKeySequence("Ctrl+Shift+G"))
         self.assign_action.triggered.connect(self.assign_selected)
+        self.export_action = QAction("Export…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
+        self.export_action.triggered.connect(self.export_selected)
         # No shortcut: the main window's Refresh (F5) refreshes the current pane.
         self.refresh_action = QAction(icon("refresh"), "Refresh", self)
         self.refresh_action.triggered.connect(self.refresh)
-        self.menu_actions: tuple[QAction, ...] = (self.new_action, self.publish_action, self.assign_action)
-        """The pane's write actions, for a menu (enabled and disabled with the selection and role)."""
+        self.menu_actions: tuple[QAction, ...] = (
+            self.new_action,
+            self.publish_action,
+            self.assign_action,
+            self.export_action,
+        )
+        """The pane's actions, for a menu (enabled and disabled with the selection and role)."""
         for action in self.menu_actions:
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(action)
         self.new_button = self._button(self.new_action)
         self.publish_button = self._button(self.publish_action)
         self.assign_button = self._button(self.assign_action)
+        self.export_button = self._button(self.export_action)
         self.refresh_button = self._button(self.refresh_action)
         top = QHBoxLayout()
         top.addWidget(heading)
         top.addSpacing(12)
         top.addWidget(self.count_label)
         top.addStretch(1)
-        for button in (self.new_button, self.publish_button, self.assign_button, self.refresh_button):
+        buttons = (self.new_button, self.publish_button, self.assign_button, self.export_button, self.refresh_button)
+        for button in buttons:
             top.addWidget(button)
 
         self.model = PolicyListModel(self)
@@ -571,6 +728,13 @@ class PoliciesPane(Pane):
         publishable = policy is not None and (policy.draft_changed or policy.latest_version is None)
         self.publish_action.setEnabled(self.can_write and publishable)
         self.assign_action.setEnabled(self.can_write and detail is not None and bool(detail.versions))
+        exportable = detail is not None and bool(detail.versions)
+        self.export_action.setEnabled(exportable)
+        self.export_action.setToolTip(
+            "Write a published version as an Apple profile or an Android policy (Ctrl+Shift+E)"
+            if exportable
+            else "Select a published policy first"
+        )
         if not self.can_write:
             tip = NO_WRITE_TIP
             for action in (self.new_action, self.publish_action, self.assign_action):
@@ -613,6 +777,13 @@ class PoliciesPane(Pane):
         dialog = AssignDialog(self.ctx, detail, self)
         dialog.succeeded.connect(lambda assignment: self._reload_after_write(assignment.policy_id))
         return self._open(dialog)
+
+    def export_selected(self) -> ExportDialog | None:
+        """Choose a format, version and file, export, and show what the file could not state."""
+        detail = self.detail_shown
+        if detail is None or not self.export_action.isEnabled():
+            return None
+        return self._open(ExportDialog(self.ctx, detail, self))
 
     def _open(self, dialog: _D) -> _D:
         self.active_dialog = dialog

@@ -1,9 +1,10 @@
-"""The Security pane: the site's security settings and the review of emergency (break-glass) sign-ins.
+"""The Security pane: the site's security settings, emergency (break-glass) sign-in review, audit retention.
 
 Administrators (``settings.manage``) change the settings; values outside their limits are shown
 inline next to the field and nothing is saved. Security officers (``emergency.review``) see the
 settings read-only and review each emergency sign-in with a note; the dashboard shows a banner
-until every use is reviewed.
+until every use is reviewed. The Audit retention group (:mod:`~mdm_desktop.gui.panes.audit_retention_widgets`)
+sets how long audit entries are kept and prunes older ones.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from mdm_desktop.gui.dialogs.admin_dialogs import ConfirmBox, NoteDialog
 from mdm_desktop.gui.dialogs.issued_codes_dialog import EmergencyCodeDialog
 from mdm_desktop.gui.models.access_model import BreakGlassTableModel
 from mdm_desktop.gui.models.device_table_model import format_local_time
+from mdm_desktop.gui.panes.audit_retention_widgets import RetentionGroup
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.panes.catalog_pane import plain_label
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
+from mdm_desktop.services.audit_retention import RetentionStatus
 from mdm_desktop.services.dto import BreakGlassUseInfo, EmergencyCodeStatus, IssuedCodes
 from mdm_desktop.services.security_settings import SecuritySettings, setting_label
 
@@ -77,6 +80,7 @@ class SecurityData:
     settings: SecuritySettings
     status: EmergencyCodeStatus | None
     uses: tuple[BreakGlassUseInfo, ...] | None
+    retention: RetentionStatus | None = None
 
 
 class SettingsPane(Pane):
@@ -117,10 +121,17 @@ class SettingsPane(Pane):
         top.addStretch(1)
         top.addWidget(self.refresh_button)
 
+        self.retention = RetentionGroup(ctx, self.can_edit, self.can_list_uses)
+        self.retention.years_saved.connect(self._retention_saved)
+        self.retention.pruned.connect(lambda _path: self.refresh())
+        right = QVBoxLayout()
+        right.setSpacing(12)
+        right.addWidget(self._build_break_glass(), 1)
+        right.addWidget(self.retention)
         columns = QHBoxLayout()
         columns.setSpacing(12)
         columns.addWidget(self._build_settings(), 1)
-        columns.addWidget(self._build_break_glass(), 1)
+        columns.addLayout(right, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -316,7 +327,8 @@ class SettingsPane(Pane):
             settings = services.users.security_settings(principal)
             status = services.auth.emergency_status(principal) if read_status else None
             uses = services.auth.list_break_glass(principal, unreviewed_only=unreviewed_only) if list_uses else None
-            return SecurityData(settings, status, uses)
+            retention = services.audit_retention.retention_status(principal) if list_uses else None
+            return SecurityData(settings, status, uses, retention)
 
         self.refresh_button.setEnabled(False)
         self._task = self.ctx.runner.submit(load, on_done=self._loaded, on_error=self._failed)
@@ -331,6 +343,8 @@ class SettingsPane(Pane):
         self.refresh_button.setEnabled(True)
         self._show_settings(data.settings)
         self._show_status(data.status)
+        self.retention.show_years(data.settings.audit_retention_years)
+        self.retention.show_status(data.retention)
         uses = data.uses or ()
         self.uses_model.set_rows(uses)
         self.uses_empty.setVisible(self.can_list_uses and not uses)
@@ -375,6 +389,8 @@ class SettingsPane(Pane):
         """The settings as the form shows them (possibly out of their limits)."""
         values: dict[str, Any] = {name: spin.value() for name, spin in self.spins.items()}
         values["password_composition"] = self.composition_check.isChecked()
+        # Saved on its own, in the Audit retention group.
+        values["audit_retention_years"] = (self.current or SecuritySettings()).audit_retention_years
         return SecuritySettings(**values)
 
     def problems(self) -> dict[str, str]:
@@ -424,6 +440,11 @@ class SettingsPane(Pane):
         self._show_settings(settings)
         self.status_label.setText("Saved. New limits apply from each user's next action.")
         self.saved.emit()
+
+    def _retention_saved(self, years: int) -> None:
+        if self.current is not None:
+            self.current = dataclasses.replace(self.current, audit_retention_years=years)
+        self.refresh()
 
     def _save_failed(self, exc: BaseException) -> None:
         self._update_buttons()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from mdm_desktop.store.schema import Base
+from mdm_desktop.store.schema import Base, include_name
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -16,6 +16,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,20 +1,45 @@
-"""Audit log queries: newest-first keyset pages with filters in SQL."""
+"""Audit log queries: newest-first keyset pages with filters in SQL.
+
+Free text is a case-insensitive substring of an entry's action, actor, target, workstation or
+details, found through an index (migration 0004): on SQLite the FTS5 trigram table
+``audit_search``, joined to the keyset query and walked newest first by its rowid (the entry
+id); on PostgreSQL ``ILIKE`` on the five columns, which the pg_trgm GIN index serves. A trigram
+index needs at least :data:`SEARCH_MIN_CHARS` characters; the service refuses shorter text.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, or_, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, or_, select, table
 
 from mdm_desktop.services.dto import AuditCursor, AuditEntryInfo, AuditFilterChoices, AuditPage, AuditQuery
-from mdm_desktop.store.schema import AuditEntry
+from mdm_desktop.store.schema import AUDIT_SEARCH_TABLE, AuditEntry
 from mdm_desktop.store.unit_of_work import UnitOfWork
+
+SEARCH_MIN_CHARS = 3
+"""Shortest search text the trigram index answers (one trigram)."""
+
+_search = table(AUDIT_SEARCH_TABLE, column("rowid", Integer))
+_SEARCHED = (AuditEntry.action, AuditEntry.actor, AuditEntry.target, AuditEntry.workstation, AuditEntry.details)
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filter_clauses(query: AuditQuery) -> list[ColumnElement[bool]]:
-    """SQL conditions for ``query``."""
+def search_text(query: AuditQuery) -> str:
+    """The query's free text with each run of whitespace made one space (``""`` for none)."""
+    return " ".join(query.text.split())
+
+
+def fts_phrase(text: str) -> str:
+    """``text`` as one FTS5 phrase, so every character is literal (operators, ``*``, ``NEAR``, quotes)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def filter_clauses(query: AuditQuery, dialect: str = "postgresql") -> list[ColumnElement[bool]]:
+    """SQL conditions on ``audit_entries`` for ``query`` (on SQLite the free text is a join, see :func:`matching`)."""
     clauses: list[ColumnElement[bool]] = []
     if query.since is not None:
         clauses.append(AuditEntry.occurred_at >= query.since)
@@ -26,18 +51,40 @@ def filter_clauses(query: AuditQuery) -> list[ColumnElement[bool]]:
         clauses.append(AuditEntry.action.like(_escape_like(query.action) + "%", escape="\\"))
     if query.outcome is not None:
         clauses.append(AuditEntry.outcome == query.outcome.value)
-    text = " ".join(query.text.split())
-    if text:
+    text = search_text(query)
+    if text and dialect != "sqlite":
         pattern = f"%{_escape_like(text)}%"
-        clauses.append(
-            or_(
-                AuditEntry.target.ilike(pattern, escape="\\"),
-                AuditEntry.details.ilike(pattern, escape="\\"),
-                AuditEntry.action.ilike(pattern, escape="\\"),
-                AuditEntry.actor.ilike(pattern, escape="\\"),
-            )
-        )
+        clauses.append(or_(*(col.ilike(pattern, escape="\\") for col in _SEARCHED)))
     return clauses
+
+
+def matching(
+    columns: tuple[Any, ...], query: AuditQuery, dialect: str, after: AuditCursor | None = None
+) -> tuple[Select[Any], ColumnElement[int]]:
+    """``SELECT columns`` of the entries matching ``query`` (older than ``after``), and the keyset column.
+
+    On SQLite with free text the statement starts from the FTS5 index and the keyset column is its
+    rowid, so ``ORDER BY key DESC LIMIT n`` walks the index newest first and stops after ``n`` hits.
+    """
+    clauses = filter_clauses(query, dialect)
+    text = search_text(query)
+    key: ColumnElement[int]
+    if text and dialect == "sqlite":
+        key = _search.c.rowid
+        stmt = (
+            select(*columns)
+            .select_from(_search)
+            .join(AuditEntry, AuditEntry.id == _search.c.rowid)
+            .where(literal_column(AUDIT_SEARCH_TABLE).op("MATCH")(fts_phrase(text)))
+        )
+    else:
+        key = AuditEntry.__table__.c.id
+        stmt = select(*columns)
+    if after is not None:
+        clauses.append(key < after.id)
+    if clauses:
+        stmt = stmt.where(*clauses)
+    return stmt, key
 
 
 def to_info(e: AuditEntry) -> AuditEntryInfo:
@@ -58,15 +105,15 @@ def to_info(e: AuditEntry) -> AuditEntryInfo:
     )
 
 
+def page_statement(query: AuditQuery, after: AuditCursor | None, limit: int, dialect: str) -> Select[AuditEntry]:
+    """The statement of one page: ``limit`` entries, newest first, strictly after ``after``."""
+    stmt, key = matching((AuditEntry,), query, dialect, after)
+    return stmt.order_by(key.desc()).limit(limit)
+
+
 def list_page(uow: UnitOfWork, query: AuditQuery, after: AuditCursor | None, limit: int) -> AuditPage:
     """One page, newest first (ids grow with time), strictly after ``after``."""
-    clauses = filter_clauses(query)
-    if after is not None:
-        clauses.append(AuditEntry.id < after.id)
-    stmt = select(AuditEntry)
-    if clauses:
-        stmt = stmt.where(*clauses)
-    found = uow.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)).all()
+    found = uow.session.scalars(page_statement(query, after, limit + 1, uow.dialect)).all()
     more = len(found) > limit
     rows = tuple(to_info(e) for e in found[:limit])
     return AuditPage(rows=rows, next_cursor=AuditCursor(rows[-1].id) if more and rows else None)
@@ -74,10 +121,7 @@ def list_page(uow: UnitOfWork, query: AuditQuery, after: AuditCursor | None, lim
 
 def count(uow: UnitOfWork, query: AuditQuery) -> int:
     """Number of entries matching ``query``."""
-    stmt = select(func.count(AuditEntry.id))
-    clauses = filter_clauses(query)
-    if clauses:
-        stmt = stmt.where(*clauses)
+    stmt, _key = matching((func.count(AuditEntry.id),), query, uow.dialect)
     return int(uow.session.scalar(stmt) or 0)
 
 

@@ -1,0 +1,98 @@
+"""Queries of the device gateway: the site CA row, enrolment tokens, device certificates.
+
+Everything that must hold under concurrency is one conditional ``UPDATE`` whose row count says
+whether it happened: taking one use of a token, moving a certificate's check-in sequence on.
+Both work the same on SQLite (write transactions are serialised) and PostgreSQL (the second
+writer waits on the row lock, then re-checks the condition on the committed row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.orm import Session
+
+from mdm_desktop.store.schema import Device, DeviceCertificate, EnrollmentToken, GatewayAuthority
+
+AUTHORITY_ID = 1
+
+
+def load_authority(session: Session) -> GatewayAuthority | None:
+    """The site CA row, if it was made."""
+    return session.get(GatewayAuthority, AUTHORITY_ID)
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def take_token_use(session: Session, token_hash: bytes, now: dt.datetime) -> EnrollmentToken | None:
+    """Take one use of a live token (not revoked, not expired, uses left); ``None`` when there is none."""
+    result = session.execute(
+        update(EnrollmentToken)
+        .where(
+            EnrollmentToken.token_hash == token_hash,
+            EnrollmentToken.uses_left > 0,
+            EnrollmentToken.revoked_at.is_(None),
+            EnrollmentToken.expires_at > now,
+        )
+        .values(uses_left=EnrollmentToken.uses_left - 1, last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(result) != 1:
+        return None
+    return session.scalars(select(EnrollmentToken).where(EnrollmentToken.token_hash == token_hash)).one()
+
+
+def token_by_hash(session: Session, token_hash: bytes) -> EnrollmentToken | None:
+    """The token with this hash, whatever its state."""
+    return session.scalars(select(EnrollmentToken).where(EnrollmentToken.token_hash == token_hash)).one_or_none()
+
+
+def certificate_with_device(session: Session, fingerprint: str) -> tuple[DeviceCertificate, Device] | None:
+    """The certificate with this SHA-256 fingerprint and its device."""
+    row = session.execute(
+        select(DeviceCertificate, Device)
+        .join(Device, Device.id == DeviceCertificate.device_id)
+        .where(DeviceCertificate.fingerprint == fingerprint)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def advance_sequence(session: Session, certificate_id: int, sequence: int) -> bool:
+    """Record ``sequence`` as the certificate's newest check-in; ``False`` when it is not newer (a replay)."""
+    result = session.execute(
+        update(DeviceCertificate)
+        .where(DeviceCertificate.id == certificate_id, DeviceCertificate.last_sequence < sequence)
+        .values(last_sequence=sequence)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def revoke_device_certificates(session: Session, device_id: int, now: dt.datetime, reason: str) -> int:
+    """Revoke every live certificate of a device in the caller's transaction; return how many."""
+    result = session.execute(
+        update(DeviceCertificate)
+        .where(DeviceCertificate.device_id == device_id, DeviceCertificate.revoked_at.is_(None))
+        .values(revoked_at=now, revoke_reason=reason[:32])
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+def live_certificate_count(session: Session, device_id: int, now: dt.datetime) -> int:
+    """Certificates of a device that are neither revoked nor expired."""
+    return int(
+        session.scalar(
+            select(func.count(DeviceCertificate.id)).where(
+                DeviceCertificate.device_id == device_id,
+                DeviceCertificate.revoked_at.is_(None),
+                DeviceCertificate.not_after > now,
+            )
+        )
+        or 0
+    )
