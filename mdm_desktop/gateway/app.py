@@ -181,6 +181,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's answer to a body that is not UTF-8 JSON: report it like any other schema mismatch.
+            return problem_response(
+                422, "The body is not valid JSON.", "Send a UTF-8 JSON object as /v1/openapi.json describes."
+            )
         return problem_response(
             exc.status_code, str(exc.detail), "", headers=dict(exc.headers) if exc.headers else None
         )

@@ -329,7 +329,7 @@ def test_roles_tab_lists_built_in_and_custom_roles_with_user_counts(pane: UsersP
         for r in range(pane.role_model.rowCount())
     ]
     assert rows[:4] == [
-        ["Administrator", "Built-in", "18", "2"],
+        ["Administrator", "Built-in", "19", "2"],
         ["IT technician", "Built-in", "11", "2"],
         ["Helpdesk", "Built-in", "5", "4"],
         ["Security officer", "Built-in", "10", "2"],

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QItemSelection, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -859,7 +860,8 @@ class DevicesPane(Pane):
         )
 
     def _detail_arrived(self, generation: int, detail: DeviceDetail) -> None:
-        if generation != self._detail_generation:
+        # The answer may arrive after the pane's widgets were destroyed (window closed mid-load).
+        if generation != self._detail_generation or not shiboken6.isValid(self.detail):
             return
         self._detail_task = None
         self.detail.show_detail(detail)
