@@ -28,6 +28,7 @@ import random
 import shutil
 import sqlite3
 import statistics
+import struct
 import tempfile
 import time
 import uuid
@@ -156,12 +157,20 @@ _REASONS = ("routine", "routine", "routine", "scheduled check", "lost phone repo
 _START = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
 
+_LENGTH = struct.Struct(">Q").pack
+
+
 def _message(seq: int, prev: str, fields: tuple[str, ...]) -> bytes:
-    """The bytes a version-2 entry hash covers (``fields``: UTC time text, then the eight content columns)."""
-    parts = (str(seq), prev, *fields)
-    return _CHAIN_TAG + b"".join(
-        len(b).to_bytes(8, "big") + b for b in (p.encode("utf-8", "surrogatepass") for p in parts)
-    )
+    """The bytes a version-2 entry hash covers (``fields``: UTC time text, then the eight content columns).
+
+    Written as the plainest fast loop (no generator, no helper calls), so the bare loop is a fair bar.
+    """
+    out = [_CHAIN_TAG]
+    for part in (str(seq), prev, *fields):
+        data = part.encode("utf-8", "surrogatepass")
+        out.append(_LENGTH(len(data)))
+        out.append(data)
+    return b"".join(out)
 
 
 def _generated(n: int, seq: int, prev: str, key: bytes) -> Iterator[tuple[object, ...]]:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_devices.py", "bench_login.py", "bench_audit.py"]
+SCRIPTS = ["bench_devices.py", "bench_login.py", "bench_audit.py", "bench_gateway.py", "bench_compliance.py"]
 
 
 def main() -> int:

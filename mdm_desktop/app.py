@@ -25,9 +25,13 @@ from mdm_desktop.services.checkin import CheckinService
 from mdm_desktop.services.clock import Clock, utc_now
 from mdm_desktop.services.commands import CommandService
 from mdm_desktop.services.compliance import ComplianceService
+from mdm_desktop.services.compliance_engine import ComplianceEngine
+from mdm_desktop.services.compliance_exceptions import ComplianceExceptionService
+from mdm_desktop.services.compliance_report import ComplianceReportService
 from mdm_desktop.services.demo_fleet import DemoFleetService
 from mdm_desktop.services.devices import DeviceService
 from mdm_desktop.services.enrollment import EnrollmentService
+from mdm_desktop.services.escalation import EscalationService
 from mdm_desktop.services.policies import PolicyService
 from mdm_desktop.services.policy_exports import PolicyExportService
 from mdm_desktop.services.sessions import SessionGuard, SessionService
@@ -49,16 +53,20 @@ class Services:
     devices: DeviceService
     policies: PolicyService
     policy_exports: PolicyExportService
+    compliance_report: ComplianceReportService
     catalog: CatalogService
     audit: AuditService
     audit_chain: AuditChainService
     audit_export: AuditExportService
     audit_retention: AuditRetentionService
     compliance: ComplianceService
+    compliance_engine: ComplianceEngine
     commands: CommandService
     demo: DemoFleetService
     enrollment: EnrollmentService
     checkin: CheckinService
+    escalation: EscalationService
+    exceptions: ComplianceExceptionService
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,7 @@ def open_app(
     guard = SessionGuard(uow, audit, sessions, require_session=True)
     memory = CheckpointMemory(config.data_dir / "audit")
     exporter = AuditExportService(uow, guard, audit, clock, keys.audit, keys.checkpoint, memory)
+    commands = CommandService(uow, guard, audit, clock)
     services = Services(
         auth=AuthService(uow, audit, hashing, clock, station, sessions=sessions),
         sessions=sessions,
@@ -115,16 +124,20 @@ def open_app(
         devices=DeviceService(uow, guard, audit, clock),
         policies=PolicyService(uow, guard, audit, clock),
         policy_exports=PolicyExportService(uow, guard, audit, clock),
+        compliance_report=ComplianceReportService(uow, guard, audit, clock),
         catalog=CatalogService(uow, guard, audit, clock),
         audit=AuditService(uow, guard, audit, clock),
         audit_chain=AuditChainService(uow, guard, audit, clock, keys.audit, keys.checkpoint, memory),
         audit_export=exporter,
         audit_retention=AuditRetentionService(uow, guard, audit, clock, exporter, keys.checkpoint),
         compliance=ComplianceService(uow, guard, audit, clock),
-        commands=CommandService(uow, guard, audit, clock),
+        compliance_engine=ComplianceEngine(uow, guard, audit, clock),
+        commands=commands,
         demo=DemoFleetService(uow, audit, hashing, clock, history_log=lambda c: AuditLog(keys.audit, c)),
         enrollment=EnrollmentService(uow, guard, audit, clock),
         checkin=CheckinService(uow, audit, clock),
+        escalation=EscalationService(uow, audit, clock, commands),
+        exceptions=ComplianceExceptionService(uow, guard, audit, clock),
     )
     location = describe(engine.url.render_as_string(hide_password=True))
     return AppContext(config=config, location=location, services=services, engine=engine, uow=uow)

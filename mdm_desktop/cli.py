@@ -34,7 +34,18 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from mdm_desktop import __version__, cli_audit, cli_commands, cli_gateway, cli_policies, cli_session, cli_users
+from mdm_desktop import (
+    __version__,
+    cli_audit,
+    cli_catalog,
+    cli_commands,
+    cli_compliance,
+    cli_exceptions,
+    cli_gateway,
+    cli_policies,
+    cli_session,
+    cli_users,
+)
 from mdm_desktop.agent import cli as agent_cli
 from mdm_desktop.cli_session import command_hint, open_store, resolve_group, session_ended_message, signed_in
 from mdm_desktop.config import Config
@@ -152,8 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     cli_users.add_parsers(commands, sub_store, _Parser)
     cli_audit.add_parsers(commands, sub_store, _Parser)
     cli_commands.add_parsers(commands, sub_store, _Parser)
+    cli_exceptions.add_parsers(commands, sub_store, _Parser)
     cli_gateway.add_parsers(commands, sub_store, _Parser)
     cli_policies.add_parsers(commands, sub_store, _Parser)
+    cli_catalog.add_parsers(commands, sub_store, _Parser)
+    cli_compliance.add_parsers(commands, sub_store, _Parser)
     # Device side (agent, virtual fleet): its module imports only the standard library until a command runs.
     agent_cli.add_parsers(commands, _Parser)
 

@@ -10,6 +10,7 @@ detached signature (``FILE.sig.json``). These need a CLI session whose user may 
 2 unreadable. ``retention [--years N]`` shows (or, for an administrator with a fresh authenticator code,
 sets) how long entries are kept; ``prune --before DATE --out DIR`` exports, signs and removes the entries
 recorded before DATE (which must be older than the retention period), after showing them and asking.
+``find --value TEXT`` lists the entries that recorded an identifier as a keyed hash (:mod:`.cli_audit_find`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from mdm_desktop import cli_session
+from mdm_desktop import cli_audit_find, cli_session
 from mdm_desktop.cli_session import EXIT_ERROR, EXIT_OK, signed_in, with_step_up
 from mdm_desktop.domain.errors import ValidationError
 from mdm_desktop.services.audit_chain import checkpoint_to_json, read_checkpoint_file, write_file_atomically
@@ -110,6 +111,7 @@ def add_parsers(commands: Any, store: argparse.ArgumentParser, parser_class: typ
     verify_export_cmd.add_argument("--debug", action="store_true", help="show the full traceback of unexpected errors")
     verify_export_cmd.set_defaults(handler=cmd_audit_verify_export)
     _add_retention_parsers(sub, store)
+    cli_audit_find.add_parser(sub, store)
 
 
 def _add_retention_parsers(sub: Any, store: argparse.ArgumentParser) -> None:

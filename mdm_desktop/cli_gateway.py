@@ -18,11 +18,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import segno
-
 from mdm_desktop.cli_session import EXIT_OK, open_store, resolve_group, signed_in, utc
 from mdm_desktop.domain.devices import Ownership
 from mdm_desktop.domain.errors import ValidationError
+from mdm_desktop.exports.enrolment_qr import save_qr_png
 from mdm_desktop.services.enrollment import IssuedToken, TokenInfo
 
 if TYPE_CHECKING:
@@ -116,6 +115,7 @@ def _listening(status: GatewayStatus) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the gateway in the foreground."""
+    from mdm_desktop.gateway.escalation_ticker import EscalationTicker
     from mdm_desktop.gateway.runner import GatewayServer  # the web stack only when serving
 
     ctx = open_store(args)
@@ -123,7 +123,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = GatewayServer(
             ctx.services.enrollment, ctx.services.checkin, args.bind, tuple(n.strip() for n in args.hostname if n)
         )
-        server.run(_listening)
+        escalation = EscalationTicker(ctx.services.escalation.run)  # the compliance escalation sweep (issue 7)
+        escalation.start()
+        try:
+            server.run(_listening)
+        finally:
+            escalation.stop()
     finally:
         ctx.close()
     print("Gateway stopped.")
@@ -165,7 +170,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             server_url=args.server,
         )
     if qr_path is not None:
-        segno.make(issued.qr_payload, error="m").save(str(qr_path), scale=8, border=4)
+        save_qr_png(issued.qr_payload, qr_path)
     now = issued.info.created_at
     if args.json:
         record = token_record(issued.info, now)

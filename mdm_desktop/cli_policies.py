@@ -23,6 +23,7 @@ from mdm_desktop.domain.policy_settings import spec
 from mdm_desktop.exports.report import ExportFormat
 from mdm_desktop.exports.settings_json import MAX_FILE_BYTES
 from mdm_desktop.services.policy_exports import SigningRequest
+from mdm_desktop.services.policy_imports import ImportFormat, read_policy_file
 
 
 def add_parsers(commands: Any, store: argparse.ArgumentParser, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -81,12 +82,21 @@ def add_parsers(commands: Any, store: argparse.ArgumentParser, parser_class: typ
     imported = sub.add_parser(
         "import",
         parents=[store],
-        help="create a policy from a policy file (export --format settings)",
-        description="Create a policy whose draft holds the settings of an MDM Desktop policy file, as written by "
-        "'policy export NAME --format settings' on this or another site. The file is checked completely first; "
-        "a damaged or foreign file is refused and nothing is stored.",
+        help="create a policy from a policy file, an Apple profile or an Android policy",
+        description="Create a policy whose draft holds the settings of a policy file: an MDM Desktop policy file "
+        "('policy export NAME --format settings', --format json, the default), an Apple configuration profile "
+        "(--format mobileconfig; a signed profile's signature is checked with openssl) or an Android Management "
+        "API policy (--format android). Keys without a matching setting are listed. The file is checked "
+        "completely first; a damaged or hostile file is refused and nothing is stored.",
     )
     imported.add_argument("file", metavar="FILE", type=Path, help="the policy file")
+    imported.add_argument(
+        "--format",
+        dest="fmt",
+        choices=[f.value for f in ImportFormat],
+        default=ImportFormat.JSON.value,
+        help="the file's format (default: json)",
+    )
     imported.add_argument("--name", metavar="NAME", help="the new policy's name (default: the name in the file)")
     imported.add_argument("--json", action="store_true", help="print a JSON object")
     imported.set_defaults(handler=cmd_policy_import)
@@ -173,10 +183,18 @@ def cmd_policy_import(args: argparse.Namespace) -> int:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ValidationError(f"Cannot read {path}: {exc.strerror}.") from exc
+    preview = read_policy_file(data, args.fmt, path.name)  # refused here, before signing in, when malformed
     with signed_in(args) as (ctx, session):
-        created = ctx.services.policies.import_policy(session.principal, data, args.name, path.name)
+        created = ctx.services.policies.import_policy(session.principal, data, args.name, path.name, args.fmt)
     if args.json:
-        print(json.dumps({"id": created.id, "name": created.name, "uid": created.uid}))
-    else:
-        print(f"Created policy '{created.name}' from {path.name}; publish it in the console to use it.")
+        record = {"id": created.id, "name": created.name, "uid": created.uid}
+        print(json.dumps({**record, "not_imported": list(preview.unmapped), "notes": list(preview.notes)}))
+        return EXIT_OK
+    print(f"Created policy '{created.name}' from {path.name}; publish it in the console to use it.")
+    if preview.unmapped:
+        print(f"Not imported ({len(preview.unmapped)}; no matching setting):")
+        for line in preview.unmapped:
+            print(f"  {line}")
+    for note in preview.notes:
+        print(note)
     return EXIT_OK

@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,12 @@ def add_agent_commands(agent_commands: Any) -> None:
         "is sent only after the gateway has proved it holds a certificate from the pinned CA.",
     )
     _pinning_options(enroll)
+    enroll.add_argument(
+        "--accept-byod-notice",
+        action="store_true",
+        help="for a personally owned (BYOD) device: the user has read the clinic's notice (printed) and accepts it; "
+        "without this option the agent asks, or refuses to enrol when it cannot ask",
+    )
     _data_dir_option(enroll)
     enroll.set_defaults(agent_handler=_cmd_enroll)
     run = agent_commands.add_parser(
@@ -287,14 +294,49 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
             f"this computer is already enrolled (data folder {store.data_dir}); retire it from the console or use "
             "another --data-dir"
         )
-    state = enroll_device(store, server, token, fingerprint, ca_file=args.ca_file)
+    state = enroll_device(
+        store,
+        server,
+        token,
+        fingerprint,
+        ca_file=args.ca_file,
+        accept_notice=lambda text: accept_byod_notice(text, accepted=args.accept_byod_notice),
+    )
     print(f"Enrolled as device {state.device_id} with {state.server_url}.")
-    if state.byod_notice:
-        print()
-        print(state.byod_notice)
-        print()
     print(f"Data folder: {store.data_dir}. Start checking in with: mdm-desktop agent run")
     return EXIT_OK
+
+
+def accept_byod_notice(
+    text: str,
+    *,
+    accepted: bool,
+    ask: Callable[[str], str] = input,
+    interactive: Callable[[], bool] = lambda: sys.stdin.isatty(),
+) -> bool:
+    """Show the BYOD notice; accepted by ``--accept-byod-notice`` or by answering yes at the prompt.
+
+    Without the option and without a terminal to ask on, the answer is no (and the user is told
+    how to accept), so a script never enrols a personal device by accident.
+    """
+    print("This enrolment is for a personally owned device. Please read what the clinic can and cannot do:")
+    print()
+    print(textwrap.fill(text, width=100))
+    print()
+    if accepted:
+        print("Accepted with --accept-byod-notice.")
+        return True
+    if not interactive():
+        print(
+            f"{PROG}: the device user must accept this notice: run again with --accept-byod-notice once they have.",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        answer = ask("Do you accept and enrol this device? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -24,6 +24,8 @@ from mdm_desktop.wire.v1 import (
     CheckinRequest,
     CheckinResponse,
     CommandResult,
+    EnrollNotice,
+    EnrollNoticeRequest,
     EnrollRequest,
     EnrollResponse,
     Problem,
@@ -145,6 +147,36 @@ def _transport_message(exc: httpx.TransportError) -> str:
     return text
 
 
+def _refused_enrolment(response: httpx.Response) -> None:
+    if response.status_code == 409:  # this hardware is already enrolled with a valid certificate
+        raise GatewayError(f"Enrolment refused: {problem_message(response)}", response.status_code)
+    if response.status_code in (401, 403, 404, 410, 422):
+        raise GatewayError(
+            f"Enrolment refused: {problem_message(response)}. The token may be used up, expired or revoked: "
+            "ask the clinic IT for a new one.",
+            response.status_code,
+        )
+
+
+def enroll_notice(
+    server_url: str,
+    ca_pem: str,
+    token: str,
+    *,
+    timeout: float = 30.0,
+    retrying: Retrying | None = None,
+) -> EnrollNotice:
+    """Ask the gateway (TLS verified against the pinned CA) what the token's enrolment shows the user."""
+    with httpx.Client(
+        base_url=server_url, verify=server_context(ca_pem), timeout=timeout, headers={"User-Agent": USER_AGENT}
+    ) as http:
+        body = EnrollNoticeRequest(token=token).model_dump(mode="json")
+        response = (retrying or Retrying()).call(lambda: http.post("/v1/enroll/notice", json=body), "Enrolment")
+    _refused_enrolment(response)
+    raise_for_problem(response, "Enrolment")
+    return parse_body(response, EnrollNotice, "Enrolment")
+
+
 def enroll(
     server_url: str,
     ca_pem: str,
@@ -159,12 +191,7 @@ def enroll(
     ) as http:
         body = request.model_dump(mode="json")
         response = (retrying or Retrying()).call(lambda: http.post("/v1/enroll", json=body), "Enrolment")
-    if response.status_code in (401, 403, 404, 409, 410, 422):
-        raise GatewayError(
-            f"Enrolment refused: {problem_message(response)}. The token may be used up, expired or revoked: "
-            "ask the clinic IT for a new one.",
-            response.status_code,
-        )
+    _refused_enrolment(response)
     raise_for_problem(response, "Enrolment")
     return parse_body(response, EnrollResponse, "Enrolment")
 

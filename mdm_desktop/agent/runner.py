@@ -31,6 +31,10 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class NoticeDeclinedError(ValueError):
+    """The device user did not accept the BYOD notice: nothing was enrolled."""
+
+
 def enroll_device(
     store: AgentStore,
     server_url: str,
@@ -41,18 +45,34 @@ def enroll_device(
     probe_factory: ProbeFactory = probe_for_this_machine,
     retrying: gateway.Retrying | None = None,
     now: Clock = _utc_now,
+    accept_notice: Callable[[str], bool] = lambda _notice: False,
 ) -> AgentState:
     """Enrol this machine: pin the CA, send the token, a CSR and the inventory, store the identity.
 
+    Before anything else is sent, the gateway says whether the token enrols a personally owned
+    (BYOD) device; if so, ``accept_notice(text)`` shows the notice to the user and returns whether
+    they accept it (the default declines, so a BYOD enrolment always needs an explicit yes).
+
     Raises:
         PinningError: the gateway does not present the pinned CA (nothing was sent).
+        NoticeDeclinedError: a BYOD token and the notice was not accepted (nothing enrolled).
         GatewayError: the gateway refused the enrolment or could not be reached.
     """
     server = normalise_server_url(server_url)
     ca_pem = pin_ca(server, fingerprint, ca_file=ca_file)
+    notice = gateway.enroll_notice(server, ca_pem, token, retrying=retrying)
+    if notice.byod and not accept_notice(notice.notice):
+        raise NoticeDeclinedError(
+            "this token enrols a personally owned (BYOD) device and its notice was not accepted; nothing was enrolled"
+        )
     key = generate_key()
     inventory = probe_factory(installed_apps(store)).collect()
-    request = EnrollRequest(token=token, csr_pem=build_csr(key, hostname()), inventory=inventory)
+    request = EnrollRequest(
+        token=token,
+        csr_pem=build_csr(key, hostname()),
+        inventory=inventory,
+        byod_notice_accepted=notice.notice_sha256 if notice.byod else None,
+    )
     answer = gateway.enroll(server, ca_pem, request, retrying=retrying)
     _check_enrolment(answer.certificate_pem, answer.ca_certificate_pem, fingerprint, public_key_der(key))
     store.save_identity(private_key_pem(key), answer.certificate_pem, answer.ca_certificate_pem)

@@ -51,8 +51,10 @@ from mdm_desktop.wire.v1 import (
     EnrollResponse,
     InstalledAppReport,
     Inventory,
+    Location,
     PendingCommand,
     WirePlatform,
+    notice_sha256,
 )
 
 P = WirePlatform
@@ -311,6 +313,8 @@ class VirtualDevice:
     unsent: dict[str, CommandResult] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     lost_location: dict[str, float] | None = None
+    identity_file: Path | None = None
+    """The device's key and certificate (PEM) once enrolled, in the fleet's work folder."""
 
 
 # -- the fleet -----------------------------------------------------------------------------------------------------
@@ -398,6 +402,25 @@ class VirtualFleet:
                 await asyncio.gather(*(d.client.aclose() for d in self.devices if d.client is not None))
         return self.summary()
 
+    async def enrol_all(self, work: Path) -> FleetSummary:
+        """Enrol every device and stop there (no check-ins): the set-up step of the gateway benchmark.
+
+        Key and certificate files go to ``work``, which must outlive the devices' use of them;
+        close the devices' HTTPS clients with :meth:`aclose` afterwards.
+        """
+        semaphore = asyncio.Semaphore(self.config.enrol_concurrency)
+
+        async def one(device: VirtualDevice) -> None:
+            async with semaphore:
+                await self._enrol(device, work)
+
+        await asyncio.gather(*(one(d) for d in self.devices))
+        return self.summary()
+
+    async def aclose(self) -> None:
+        """Close every device's HTTPS client."""
+        await asyncio.gather(*(d.client.aclose() for d in self.devices if d.client is not None))
+
     async def _ticker(self, on_tick: Callable[[FleetSummary], None], every: float) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -425,8 +448,12 @@ class VirtualFleet:
 
     async def _enrol(self, device: VirtualDevice, work: Path) -> bool:
         key = generate_key()
+        # A virtual device's user accepts the BYOD notice at once (ignored for a corporate token).
         request = EnrollRequest(
-            token=self.config.token, csr_pem=build_csr(key, device.profile.name), inventory=device.profile.inventory()
+            token=self.config.token,
+            csr_pem=build_csr(key, device.profile.name),
+            inventory=device.profile.inventory(),
+            byod_notice_accepted=notice_sha256(),
         )
         try:
             async with httpx.AsyncClient(
@@ -461,6 +488,7 @@ class VirtualFleet:
             limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
         )
         device.device_id = answer.device_id
+        device.identity_file = identity
         device.active = True
         self.stats.enrolled += 1
         return True
@@ -527,9 +555,8 @@ class VirtualFleet:
             device.running.discard(command.command_id)
             return
         outcome, detail, after = await self._outcome(device, command)
-        location = (
-            device.lost_location if command.type == "lost_mode" and outcome == CommandOutcome.ACKNOWLEDGED else None
-        )
+        lost = command.type == "lost_mode" and outcome == CommandOutcome.ACKNOWLEDGED
+        location = Location.model_validate(device.lost_location) if lost and device.lost_location else None
         result = CommandResult(command_id=command.command_id, outcome=outcome, detail=detail, location=location)
         device.executed[command.command_id] = result
         device.running.discard(command.command_id)

@@ -36,6 +36,7 @@ class Permission(enum.StrEnum):
     ACCESS_REQUEST = "access.request"
     ACCESS_APPROVE = "access.approve"
     EMERGENCY_REVIEW = "emergency.review"
+    COMPLIANCE_EXCEPTIONS_APPROVE = "compliance.exceptions.approve"
 
     @property
     def label(self) -> str:
@@ -82,6 +83,7 @@ PERMISSION_LABELS: Mapping[Permission, str] = {
     Permission.ACCESS_REQUEST: "Request temporary access",
     Permission.ACCESS_APPROVE: "Approve or deny access requests",
     Permission.EMERGENCY_REVIEW: "Review emergency (break-glass) sign-ins",
+    Permission.COMPLIANCE_EXCEPTIONS_APPROVE: "Approve, reject and revoke exceptions from compliance rules",
 }
 
 
@@ -123,7 +125,13 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         }
     ),
     Role.SECURITY_OFFICER: _READ_ALL
-    | {Permission.USERS_READ, Permission.ACCESS_REQUEST, Permission.ACCESS_APPROVE, Permission.EMERGENCY_REVIEW},
+    | {
+        Permission.USERS_READ,
+        Permission.ACCESS_REQUEST,
+        Permission.ACCESS_APPROVE,
+        Permission.EMERGENCY_REVIEW,
+        Permission.COMPLIANCE_EXCEPTIONS_APPROVE,
+    },
     # A custom role's permissions come from the store (``roles`` table); the bare role grants nothing.
     Role.CUSTOM: frozenset(),
 }
@@ -152,6 +160,7 @@ NOT_TEMPORARILY_GRANTABLE: frozenset[Permission] = frozenset(
         Permission.ACCESS_REQUEST,
         Permission.EMERGENCY_REVIEW,
         Permission.COMMANDS_APPROVE,
+        Permission.COMPLIANCE_EXCEPTIONS_APPROVE,
     }
 )
 """Administration of the console itself is given by a role, never by a temporary access request."""

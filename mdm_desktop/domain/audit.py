@@ -6,7 +6,8 @@ import datetime as dt
 import enum
 import json
 import re
-from collections.abc import Mapping
+import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,20 +141,40 @@ def chain_bytes(seq: int, prev_hash: str, fields: EntryFields) -> bytes:
     """
     if seq < 0:
         raise ValueError("seq must not be negative")
-    parts = (
-        str(seq),
-        prev_hash,
-        utc_text(fields.occurred_at),
-        fields.actor_kind,
-        fields.actor,
-        fields.workstation,
-        fields.action,
-        fields.target_kind,
-        fields.target,
-        fields.outcome,
-        fields.details,
+    return chain_text_bytes(
+        (
+            str(seq),
+            prev_hash,
+            utc_text(fields.occurred_at),
+            fields.actor_kind,
+            fields.actor,
+            fields.workstation,
+            fields.action,
+            fields.target_kind,
+            fields.target,
+            fields.outcome,
+            fields.details,
+        )
     )
-    return _CHAIN_TAG + b"".join(_field(p.encode("utf-8", "surrogatepass")) for p in parts)
+
+
+_LENGTH = struct.Struct(">Q").pack
+
+
+def chain_text_bytes(parts: Iterable[str]) -> bytes:
+    """:func:`chain_bytes` of an entry given as its texts, without building a datetime.
+
+    ``parts``: seq (decimal), previous hash, :func:`utc_text` time, then the eight content fields in
+    :class:`EntryFields` order. Verification of a million entries calls this once per entry (written as
+    a plain loop, it costs half a generator of ``_field`` calls).
+    """
+    out = [_CHAIN_TAG]
+    append = out.append
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        append(_LENGTH(len(data)))
+        append(data)
+    return b"".join(out)
 
 
 CHECKPOINT_FORMAT = "mdm-desktop-audit-checkpoint"

@@ -13,7 +13,7 @@ iOS rules with their CIS numbers, 45 CFR 164).
 
 Older drafts used other group names (``os_updates``, ``integrity``, ``check_in``, ``restrictions``,
 ``wifi``, ``data_separation``); :func:`check_settings` migrates them, so every stored draft still
-opens. Groups this model does not know (``scope``, ``escalation``, ...) are kept unchanged in
+opens. Groups this model does not know (``scope``, ``lost_mode``, ...) are kept unchanged in
 :attr:`PolicySettings.extra` so later features can own them.
 
 Pure Python: no I/O, no Qt, no SQL.
@@ -256,6 +256,7 @@ GROUP_LABELS: dict[str, str] = {
     "backup": "Backup",
     "software_updates": "Software updates",
     "apps": "Apps",
+    "escalation": "Escalation",
 }
 """The groups, in the order the editor shows them."""
 
@@ -373,6 +374,24 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
       help="Unset: no allow list."),
     S("apps.blocked", "Blocked apps", K.TEXT_LIST, M.UNION, (), ALL_MANAGED,
       stig("AIOS-18-007400", "GOOG-15-006700")),
+    # escalation (console-side: the console and gateway act; no device format states it)
+    S("escalation.notify_after_hours", "Notify after", K.INT, M.LOWER_WINS, 0, EVERY_PLATFORM,
+      hipaa("164.308(a)(6)(ii)"), minimum=0, maximum=720, nullable=True, unit="hours",
+      help="The device's user gets a message and the console records it; unset: never."),
+    S("escalation.quarantine_after_days", "Quarantine after", K.INT, M.LOWER_WINS, None, EVERY_PLATFORM,
+      hipaa("164.308(a)(6)(ii)", "164.312(a)(1)"), minimum=0, maximum=365, nullable=True, unit="days",
+      help="The gateway withholds managed apps and data until the device complies again; unset: never."),
+    S("escalation.lock_after_days", "Lock after", K.INT, M.LOWER_WINS, None, EVERY_PLATFORM,
+      hipaa("164.312(a)(1)"), minimum=0, maximum=365, nullable=True, unit="days",
+      help="A lock command is sent to the device; unset: never."),
+    S("escalation.wipe_after_days", "Wipe after", K.INT, M.LOWER_WINS, None, EVERY_PLATFORM,
+      hipaa("164.310(d)(1)"), minimum=0, maximum=365, nullable=True, unit="days",
+      help="A wipe command is sent (or waits for approval, below); unset: never."),
+    S("escalation.destructive_steps_need_approval", "Wipe needs a second administrator's approval", K.BOOL,
+      M.TRUE_WINS, True, EVERY_PLATFORM, hipaa("164.308(a)(3)(ii)(A)")),
+    S("escalation.notify_only_rules", "Rules that only notify", K.TEXT_LIST, M.INTERSECTION, (), EVERY_PLATFORM,
+      hipaa("164.308(a)(1)(ii)(B)"),
+      help="Compliance rule ids that never go beyond a notification (apps.required covers every required app)."),
 )  # fmt: skip
 del S, K, M
 
@@ -489,6 +508,18 @@ class AppSettings:
     blocked: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class EscalationSettings:
+    """What the console does while a compliance rule keeps failing (see :mod:`mdm_desktop.domain.escalation`)."""
+
+    notify_after_hours: int | None = 0
+    quarantine_after_days: int | None = None
+    lock_after_days: int | None = None
+    wipe_after_days: int | None = None
+    destructive_steps_need_approval: bool = True
+    notify_only_rules: tuple[str, ...] = ()
+
+
 GROUP_TYPES: dict[str, type[Any]] = {
     "passcode": PasscodeSettings,
     "encryption": EncryptionSettings,
@@ -499,6 +530,7 @@ GROUP_TYPES: dict[str, type[Any]] = {
     "backup": BackupSettings,
     "software_updates": SoftwareUpdateSettings,
     "apps": AppSettings,
+    "escalation": EscalationSettings,
 }
 
 
@@ -520,6 +552,7 @@ class PolicySettings:
     backup: BackupSettings = field(default_factory=BackupSettings)
     software_updates: SoftwareUpdateSettings = field(default_factory=SoftwareUpdateSettings)
     apps: AppSettings = field(default_factory=AppSettings)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
     extra: tuple[tuple[str, str], ...] = ()
 
     def value(self, key: str) -> Any:
@@ -639,6 +672,11 @@ class SettingsCheck:
 # -- legacy keys ----------------------------------------------------------------------------------------------------
 
 
+def _days_to_hours(value: Any) -> Any:
+    """Old drafts counted the notification delay in days; anything but a whole number is left for the checks."""
+    return value * 24 if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def _negate(value: Any) -> Any:
     """An old "allow" flag turned into the new "block" flag (anything else is left for the checks)."""
     return not value if isinstance(value, bool) else value
@@ -661,6 +699,7 @@ _LEGACY_MOVES: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
         "data_transfer.managed_open_in_unmanaged",
         lambda v: _negate(v),
     ),
+    ("escalation", "notify_after_days"): ("escalation.notify_after_hours", lambda v: _days_to_hours(v)),
 }  # fmt: skip
 _LEGACY_GROUPS = frozenset(g for g, _ in _LEGACY_MOVES) | {"wifi"}
 _LEGACY_PLATFORM_KEYS = frozenset(p.value for p in Platform)
@@ -724,6 +763,15 @@ def _migrate(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], l
     return known, extras, notes
 
 
+def split_settings(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The raw values of the known groups (old keys moved to their new place) and the extras, unchecked.
+
+    For an editor that must show a draft even while some of its values are wrong.
+    """
+    known, extras, _ = _migrate(data)
+    return known, extras
+
+
 def _legacy_network(body: Mapping[str, Any]) -> Any:
     security = body.get("security")
     eap = body.get("eap")
@@ -771,6 +819,8 @@ def _parse_value(s: SettingSpec, value: Any, problems: list[SettingProblem]) -> 
         if value not in s.choices:
             return bad(f"{_describe(value)} is not one of {', '.join(s.choices)}.")
         return value
+    if s.kind is SettingKind.TEXT_LIST and s.key == "escalation.notify_only_rules":
+        return _parse_rule_list(value, bad)
     if s.kind is SettingKind.TEXT_LIST:
         return _parse_app_list(s, value, bad)
     if s.kind is SettingKind.VERSION_MAP:
@@ -802,6 +852,22 @@ def _parse_app_list(s: SettingSpec, value: Any, bad: Callable[[str], Any]) -> An
     wrong = [item for item in value if not isinstance(item, str) or len(item) > 255 or not APP_ID.match(item)]
     if wrong:
         return bad(f"{_describe(wrong[0])} is not an app identifier such as com.example.app.")
+    return tuple(sorted(set(value)))
+
+
+RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+"""A compliance rule id (``health.max_patch_age``), or a family of them (``apps.required`` covers
+``apps.required:com.example.app``)."""
+
+
+def _parse_rule_list(value: Any, bad: Callable[[str], Any]) -> Any:
+    if not isinstance(value, list | tuple):
+        return bad(f"must be a list of compliance rule ids, not {_describe(value)}.")
+    if len(value) > LIST_MAX:
+        return bad(f"has {len(value)} entries; use at most {LIST_MAX}.")
+    wrong = [item for item in value if not isinstance(item, str) or not RULE_ID.match(item)]
+    if wrong:
+        return bad(f"{_describe(wrong[0])} is not a compliance rule id such as passcode.required.")
     return tuple(sorted(set(value)))
 
 
@@ -912,6 +978,7 @@ def _cross_checks(settings: PolicySettings) -> list[SettingProblem]:
                 "Required version by (software_updates.required_by): name the required OS version too.",
             )
         )
+    problems.extend(ladder_problems(settings.escalation))
     if updates.install_window is not None and not updates.auto_install:
         problems.append(
             SettingProblem(
@@ -920,6 +987,29 @@ def _cross_checks(settings: PolicySettings) -> list[SettingProblem]:
                 "automatically; turn that on or clear the window.",
             )
         )
+    return problems
+
+
+def ladder_problems(ladder: EscalationSettings) -> list[SettingProblem]:
+    """Each escalation step the policy takes must come no earlier than the steps below it."""
+    steps = [
+        ("escalation.notify_after_hours", "notify", ladder.notify_after_hours),
+        ("escalation.quarantine_after_days", "quarantine", None if ladder.quarantine_after_days is None
+         else ladder.quarantine_after_days * 24),
+        ("escalation.lock_after_days", "lock", None if ladder.lock_after_days is None else ladder.lock_after_days * 24),
+        ("escalation.wipe_after_days", "wipe", None if ladder.wipe_after_days is None else ladder.wipe_after_days * 24),
+    ]  # fmt: skip
+    problems: list[SettingProblem] = []
+    below: tuple[str, int] | None = None
+    for key, name, hours in steps:
+        if hours is None:
+            continue
+        if below is not None and hours < below[1]:
+            problems.append(
+                SettingProblem(key, f"{SPECS_BY_KEY[key].label} ({key}): the {name} step comes before the "
+                               f"{below[0]} step; give it a longer delay or clear it.")
+            )  # fmt: skip
+        below = (name, hours)
     return problems
 
 

@@ -239,23 +239,11 @@ def escalation_days(settings: PolicySettings) -> tuple[int, int] | None:
 
     The block step is the first of quarantine and lock; the wipe step is ``wipe_after_days``.
     """
-    group = dict(settings.extra).get("escalation")
-    if group is None:
+    ladder = settings.escalation
+    block = ladder.quarantine_after_days if ladder.quarantine_after_days is not None else ladder.lock_after_days
+    if block is None or ladder.wipe_after_days is None:
         return None
-    try:
-        data = json.loads(group)
-    except ValueError:
-        return None
-    if not isinstance(data, Mapping):
-        return None
-    block = next(
-        (data[k] for k in ("quarantine_after_days", "lock_after_days") if isinstance(data.get(k), int)),
-        None,
-    )
-    wipe = data.get("wipe_after_days")
-    if block is None or not isinstance(wipe, int) or isinstance(wipe, bool) or isinstance(block, bool):
-        return None
-    return block, wipe
+    return block, ladder.wipe_after_days
 
 
 def cross_field_problems(policy: Mapping[str, Any]) -> list[str]:

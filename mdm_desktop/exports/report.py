@@ -12,6 +12,11 @@ from typing import Any
 
 from mdm_desktop.domain.policy_settings import SETTING_SPECS, MergeRule, PolicySettings, SettingSpec
 
+CONSOLE_SIDE_ONLY = (
+    "console-side only: the console and the gateway notify, quarantine, lock and wipe; no device format states it."
+)
+"""The reason given for the escalation settings, which only the console acts on."""
+
 
 class ExportFormat(enum.StrEnum):
     """The vendor formats a policy exports to."""
@@ -193,7 +198,9 @@ class ReportBuilder:
         so nothing is ever dropped silently.
         """
         for s in SETTING_SPECS:
-            if s.key not in self._written:
+            if s.key not in self._written and s.group == "escalation":
+                self.cannot(s.key, CONSOLE_SIDE_ONLY)
+            elif s.key not in self._written:
                 self.cannot(s.key, f"the {target.label} format has no equivalent.")
         order = {s.key: i for i, s in enumerate(SETTING_SPECS)}
         labels = {s.key: s.label for s in SETTING_SPECS}

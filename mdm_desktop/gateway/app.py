@@ -2,8 +2,8 @@
 
 Request handling, outermost first:
 
-1. :class:`DeviceGate` (plain ASGI): every path but ``/v1/enroll`` and ``/v1/openapi.json`` needs a
-   client certificate that the store knows and has not revoked (checked on every request, before
+1. :class:`DeviceGate` (plain ASGI): every path but :data:`OPEN_PATHS` (enrolment, its notice, this
+   document) needs a client certificate that the store knows and has not revoked (checked on every request, before
    the body is read): without one the answer is 401, with a refused one 403, and no data either way.
    Then the body is read up to :data:`~mdm_desktop.wire.v1.MAX_BODY_BYTES`; a longer one is 413.
 2. FastAPI validates the body against the wire models (unknown fields, wrong types, too long: 422).
@@ -16,6 +16,7 @@ Every error is a :class:`~mdm_desktop.wire.v1.Problem` JSON body that says what 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -23,7 +24,7 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mdm_desktop.domain.errors import (
@@ -35,7 +36,8 @@ from mdm_desktop.domain.errors import (
     StoreError,
     ValidationError,
 )
-from mdm_desktop.gateway.tls import PEER_CERT_STATE
+from mdm_desktop.gateway.downloads import add_download_route
+from mdm_desktop.gateway.tls import CONNECTION_STATE, PEER_CERT_STATE
 from mdm_desktop.security.ca import der_fingerprint
 from mdm_desktop.services.checkin import CheckinService, DeviceAuthError, ReplayError
 from mdm_desktop.services.enrollment import EnrollmentService
@@ -46,6 +48,8 @@ from mdm_desktop.wire.v1 import (
     CheckinRequest,
     CheckinResponse,
     CommandResult,
+    EnrollNotice,
+    EnrollNoticeRequest,
     EnrollRequest,
     EnrollResponse,
     Problem,
@@ -54,8 +58,11 @@ from mdm_desktop.wire.v1 import (
 PREFIX = f"/{API_VERSION}"
 OPENAPI_PATH = f"{PREFIX}/openapi.json"
 ENROLL_PATH = f"{PREFIX}/enroll"
-OPEN_PATHS = frozenset({ENROLL_PATH, OPENAPI_PATH})
+NOTICE_PATH = f"{PREFIX}/enroll/notice"
+OPEN_PATHS = frozenset({ENROLL_PATH, NOTICE_PATH, OPENAPI_PATH})
 FINGERPRINT_STATE = "mdm_device_fingerprint"
+RECHECK_SECONDS = 30.0
+"""How long the gate trusts its certificate check on one connection (services re-check on every call)."""
 PROBLEM_TYPE = "application/problem+json"
 
 Scope = MutableMapping[str, Any]
@@ -107,11 +114,19 @@ class DeviceGate:
                 )
                 return
             fingerprint = der_fingerprint(der)
-            try:
-                await anyio.to_thread.run_sync(self._checkin.authenticate, fingerprint)
-            except DeviceAuthError as exc:
-                await _send_problem(send, 403, exc.message, exc.hint)
-                return
+            # One store look-up per connection and RECHECK_SECONDS (a kept-alive device sends many requests);
+            # every service call checks the certificate again inside its own transaction, so a certificate
+            # revoked meanwhile still gets no data.
+            memo = state.get(CONNECTION_STATE)
+            checked = memo.get(fingerprint) if isinstance(memo, dict) else None
+            if checked is None or time.monotonic() - checked > RECHECK_SECONDS:
+                try:
+                    await anyio.to_thread.run_sync(self._checkin.authenticate, fingerprint)
+                except DeviceAuthError as exc:
+                    await _send_problem(send, 403, exc.message, exc.hint)
+                    return
+                if isinstance(memo, dict):
+                    memo[fingerprint] = time.monotonic()
             state[FINGERPRINT_STATE] = fingerprint
         await self._with_body(scope, receive, send)
 
@@ -209,7 +224,7 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "No client certificate.",
         403: "Client certificate or enrolment token refused.",
         404: "Not found (or not this device's).",
-        409: "Already received (replay).",
+        409: "Already received (replay), or on enrolment: this hardware is already enrolled (possible clone).",
         413: "Body too large.",
         422: "The body does not match the schema.",
         503: "The store cannot be reached.",
@@ -233,8 +248,8 @@ def create_app(enrollment: EnrollmentService, checkin: CheckinService) -> Any:
     api = FastAPI(
         title="MDM Desktop device API",
         version="1",
-        description="Device-facing API of an MDM Desktop gateway. Every path except /v1/enroll needs the "
-        "device's client certificate (mutual TLS) issued at enrolment.",
+        description="Device-facing API of an MDM Desktop gateway. Every path except /v1/enroll and "
+        "/v1/enroll/notice needs the device's client certificate (mutual TLS) issued at enrolment.",
         openapi_url=OPENAPI_PATH,
         docs_url=None,
         redoc_url=None,
@@ -245,12 +260,22 @@ def create_app(enrollment: EnrollmentService, checkin: CheckinService) -> Any:
     @router.post(
         "/enroll",
         response_model=EnrollResponse,
-        responses=_problems(403, 413, 422, 503),
+        responses=_problems(403, 409, 413, 422, 503),
         summary="Enrol with a token and a certificate signing request",
         operation_id="enroll",
     )
     def enroll(body: EnrollRequest, request: Request) -> EnrollResponse:
         return enrollment.enrol(body, peer=_peer(request))
+
+    @router.post(
+        "/enroll/notice",
+        response_model=EnrollNotice,
+        responses=_problems(403, 413, 422, 503),
+        summary="What enrolling with a token shows the device user (the BYOD notice to accept)",
+        operation_id="enroll_notice",
+    )
+    def enroll_notice(body: EnrollNoticeRequest, request: Request) -> EnrollNotice:
+        return enrollment.enrolment_notice(body.token, peer=_peer(request))
 
     @router.post(
         "/checkin",
@@ -259,8 +284,11 @@ def create_app(enrollment: EnrollmentService, checkin: CheckinService) -> Any:
         summary="Report inventory, state and command results; receive pending commands",
         operation_id="checkin",
     )
-    def check_in(body: CheckinRequest, request: Request) -> CheckinResponse:
-        return checkin.check_in(_fingerprint(request), body, peer=_peer(request))
+    def check_in(body: CheckinRequest, request: Request) -> Response:
+        answer = checkin.check_in(_fingerprint(request), body, peer=_peer(request))
+        # Serialised once, straight from the model: FastAPI would validate the returned model again against
+        # response_model (which still documents it) and encode it twice on the busiest path.
+        return Response(answer.model_dump_json(), media_type="application/json")
 
     @router.post(
         "/commands/{command_id}/result",
@@ -278,6 +306,7 @@ def create_app(enrollment: EnrollmentService, checkin: CheckinService) -> Any:
             raise ValidationError("The command id in the path and in the body differ.", hint="Send the same id.")
         return checkin.record_result(_fingerprint(request), command_id, body, peer=_peer(request))
 
+    add_download_route(router, checkin, _fingerprint, _problems(401, 403, 404, 422, 503))
     api.include_router(router)
 
     def openapi() -> dict[str, Any]:
@@ -292,7 +321,7 @@ def create_app(enrollment: EnrollmentService, checkin: CheckinService) -> Any:
             }
             for path, operations in document.get("paths", {}).items():
                 for operation in operations.values():
-                    operation["security"] = [] if path == ENROLL_PATH else [{"deviceCertificate": []}]
+                    operation["security"] = [] if path in OPEN_PATHS else [{"deviceCertificate": []}]
                     for code, response in operation.get("responses", {}).items():
                         content = response.get("content", {})
                         if code[:1] in "45" and "application/json" in content:

@@ -8,15 +8,19 @@ its key stays in memory.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
 import socket
 import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
+from mdm_desktop.domain.accounts import Principal
 from mdm_desktop.domain.errors import ValidationError
 from mdm_desktop.gateway.app import create_app
 from mdm_desktop.gateway.tls import PeerCertificateProtocol, server_context
@@ -64,6 +68,48 @@ def default_names(host: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+_BIND_ERRORS = {
+    errno.EADDRINUSE: ("Another program already uses port {port} on {host}.", "Stop it, or choose another port."),
+    errno.EADDRNOTAVAIL: (
+        "{host} is not an address of this computer.",
+        "Use 0.0.0.0 (every network) or one of this computer's addresses.",
+    ),
+    errno.EACCES: (
+        "Listening on port {port} needs administrator rights.",
+        "Use a port above 1023, for example 8443.",
+    ),
+}
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Bind (and release) ``host:port`` once, so a start that cannot listen says why before anything runs.
+
+    Raises:
+        ValidationError: The port is in use, the address is not this computer's, the port needs
+            privileges, or the host name does not resolve.
+    """
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ValidationError(
+            f"'{host}' is not an address of this computer ({exc.strerror}).",
+            hint="Use 0.0.0.0 (every network) or one of this computer's addresses.",
+        ) from exc
+    for family, kind, proto, _name, address in infos[:1]:
+        with socket.socket(family, kind, proto) as probe:
+            if os.name != "nt":
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn (asyncio) does
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                message, hint = _BIND_ERRORS.get(
+                    exc.errno or 0, (f"Cannot listen on {{host}}:{{port}} ({exc.strerror or exc}).", "")
+                )
+                raise ValidationError(message.format(host=host, port=port), hint=hint) from exc
+
+
 def _is_address(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -92,6 +138,9 @@ class GatewayServer:
         checkin: The check-in service.
         bind: ``HOST:PORT`` to listen on (port 0: any free port).
         names: Host names and addresses for the server certificate (default: :func:`default_names`).
+        asgi_app: Serve this ASGI app instead of the device API on the same TLS stack (benchmarks only).
+        actor: The console user starting it (audited as them, needs ``settings.manage``); ``None``
+            for ``mdm-desktop serve`` (audited as the ``gateway`` system actor).
     """
 
     def __init__(
@@ -100,7 +149,12 @@ class GatewayServer:
         checkin: CheckinService,
         bind: str,
         names: tuple[str, ...] = (),
+        *,
+        asgi_app: Any = None,
+        actor: Principal | None = None,
     ) -> None:
+        self._asgi_app = asgi_app
+        self._actor = actor
         self._enrollment = enrollment
         self._checkin = checkin
         self._host, self._port = parse_bind(bind)
@@ -119,7 +173,7 @@ class GatewayServer:
             return context
 
         config = uvicorn.Config(
-            create_app(self._enrollment, self._checkin),
+            self._asgi_app if self._asgi_app is not None else create_app(self._enrollment, self._checkin),
             host=self._host,
             port=self._port,
             http=PeerCertificateProtocol,
@@ -159,34 +213,63 @@ class GatewayServer:
         """Start in a background thread and return once it listens.
 
         Raises:
-            ValidationError: It could not start (address in use, bad name).
+            ValidationError: It could not start (address in use or not this computer's, bad name).
+            PermissionDeniedError: The console user may not start it (it is stopped again).
         """
-        self._server = self._prepare()
-        self._thread = threading.Thread(target=self._server.run, name="mdm-gateway", daemon=True)
+        if self._actor is not None:
+            self._enrollment.check_gateway_control(self._actor)
+        check_can_listen(self._host, self._port)
+        server = self._server = self._prepare()
+
+        def serve() -> None:
+            try:
+                server.run()
+            except SystemExit:  # uvicorn's answer to a socket it could not open
+                pass
+            finally:
+                self._started.set()  # never leave start() waiting for a server that is gone
+
+        self._thread = threading.Thread(target=serve, name="mdm-gateway", daemon=True)
         self._thread.start()
-        if not self._started.wait(START_TIMEOUT_SECONDS) or not self._server.servers:
+        if not self._started.wait(START_TIMEOUT_SECONDS) or not server.started or not getattr(server, "servers", None):
+            server.should_exit = True
             self._thread.join(5)
+            self._server = self._thread = None
             raise ValidationError(
                 f"The gateway could not listen on {self._host}:{self._port}.",
                 hint="Is another program using that port? Choose another with --bind.",
             )
         self._status = self._describe()
-        self._enrollment.record_gateway_start(self._status.url, self._names)
+        try:
+            self._enrollment.record_gateway_start(self._status.url, self._names, actor=self._actor)
+        except BaseException:
+            server.should_exit = True
+            self._thread.join()
+            self._server = self._thread = self._status = None
+            raise
         return self._status
 
-    def stop(self) -> None:
-        """Stop a gateway started with :meth:`start` and wait for it to finish."""
+    def stop(self, actor: Principal | None = None, reason: str = "") -> None:
+        """Stop a gateway started with :meth:`start` and wait for it to finish.
+
+        Args:
+            actor: The console user stopping it (audited as them); ``None``: the gateway itself.
+            reason: Why, when nobody asked (for example ``console closed``).
+        """
         if self._server is None or self._thread is None:
             return
         self._server.should_exit = True
         self._thread.join()
-        if self._status is not None:
-            self._enrollment.record_gateway_stop(self._status.url)
+        url = self._status.url if self._status is not None else ""
         self._server = None
         self._thread = None
+        self._status = None
+        if url:
+            self._enrollment.record_gateway_stop(url, actor=actor, reason=reason)
 
     def run(self, on_listening: Callable[[GatewayStatus], None]) -> None:
         """Run in the foreground until interrupted (Ctrl+C or SIGTERM)."""
+        check_can_listen(self._host, self._port)
         self._server = self._prepare()
 
         def started() -> None:

@@ -24,6 +24,8 @@ from mdm_desktop.security.ca import ServerCredentials
 
 PEER_CERT_STATE = "mdm_peer_cert_der"
 """Key in ``scope["state"]`` holding the client certificate (DER bytes) of the connection, if any."""
+CONNECTION_STATE = "mdm_connection"
+"""Key in ``scope["state"]`` holding a dict shared by every request of one connection (the gate's memo)."""
 
 
 def server_context(credentials: ServerCredentials, ca_pem: str) -> ssl.SSLContext:
@@ -59,4 +61,4 @@ class PeerCertificateProtocol(H11Protocol):
         ssl_object: Any = transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         # app_state is copied into every request's scope["state"]; give this connection its own copy.
-        self.app_state = {**self.app_state, PEER_CERT_STATE: der}
+        self.app_state = {**self.app_state, PEER_CERT_STATE: der, CONNECTION_STATE: {}}

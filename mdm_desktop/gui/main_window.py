@@ -28,6 +28,7 @@ from mdm_desktop.domain.accounts import Permission
 from mdm_desktop.gui.checkpoint_scheduler import CheckpointScheduler
 from mdm_desktop.gui.dialogs.step_up_dialog import StepUpHandler
 from mdm_desktop.gui.errors import ErrorReporter
+from mdm_desktop.gui.lock_curtain import DialogCurtain
 from mdm_desktop.gui.panes.access_requests_pane import AccessRequestsPane
 from mdm_desktop.gui.panes.audit_pane import AuditPane
 from mdm_desktop.gui.panes.base import Pane, PaneContext
@@ -35,6 +36,8 @@ from mdm_desktop.gui.panes.catalog_pane import CatalogPane
 from mdm_desktop.gui.panes.commands_pane import CommandsPane
 from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
 from mdm_desktop.gui.panes.devices_pane import DevicesPane, count_text
+from mdm_desktop.gui.panes.exceptions_pane import ExceptionsPane
+from mdm_desktop.gui.panes.gateway_page import GatewayPane
 from mdm_desktop.gui.panes.policies_pane import PoliciesPane
 from mdm_desktop.gui.panes.settings_pane import SettingsPane
 from mdm_desktop.gui.panes.users_pane import UsersPane
@@ -113,6 +116,7 @@ class MainWindow(QMainWindow):
         self.device_count: int | None = None
         self._count_generation = 0
         self._closed = False
+        self._signed_out = False
 
         self.setWindowTitle("MDM Desktop")
         self.setWindowIcon(app_icon())
@@ -141,6 +145,9 @@ class MainWindow(QMainWindow):
             self.dashboard,
             self.commands,
         )
+        # Compliance exceptions (issue 7): after Commands, for those who may read policies.
+        self.exceptions = ExceptionsPane(pane_ctx) if session.principal.can(Permission.POLICIES_READ) else None
+        self.panes += (self.exceptions,) if self.exceptions is not None else ()
         self.dashboard.devices_requested.connect(self.show_devices)
         # Administration panes: only for those who may read them (the services refuse the rest anyway).
         can = session.principal.can
@@ -151,7 +158,11 @@ class MainWindow(QMainWindow):
         self.security = (
             SettingsPane(pane_ctx) if can(Permission.SETTINGS_MANAGE) or can(Permission.EMERGENCY_REVIEW) else None
         )
-        self.panes += tuple(p for p in (self.users, self.access_requests, self.security) if p is not None)
+        # The device gateway and enrolment tokens (issue 6): for those who enrol devices or run the site.
+        self.gateway = (
+            GatewayPane(pane_ctx) if can(Permission.SETTINGS_MANAGE) or can(Permission.DEVICES_WRITE) else None
+        )
+        self.panes += tuple(p for p in (self.users, self.access_requests, self.security, self.gateway) if p is not None)
         self.dashboard.review_requested.connect(self.show_break_glass_review)
 
         # ---- navigation + stack
@@ -178,6 +189,7 @@ class MainWindow(QMainWindow):
         self.lock_screen = LockScreen(ctx.services.auth, self.runner)
         self.lock_screen.unlocked.connect(self._unlocked)
         self.lock_screen.sign_out_requested.connect(self.sign_out)
+        self.curtain = DialogCurtain(self, self.lock_screen)  # no dialog above the lock screen
         self.body = QStackedWidget()
         self.body.setObjectName("windowBody")
         self.body.addWidget(central)
@@ -320,6 +332,7 @@ class MainWindow(QMainWindow):
     def sign_out(self) -> None:
         """End the session and close the console."""
         sessions, principal = self.app_ctx.services.sessions, self.session.principal
+        self._signed_out = True
         self.sign_out_action.setEnabled(False)
         self.runner.submit(lambda: sessions.sign_out(principal), on_done=self._close_later, on_error=self._close_later)
 
@@ -343,6 +356,7 @@ class MainWindow(QMainWindow):
                 self._disabled_while_locked.append(action)
         self.menuBar().setEnabled(False)
         self.checkpoints.stop()
+        self.curtain.cover()
         self.lock_screen.password.setFocus()
 
     def _unlocked(self, session: SessionInfo) -> None:
@@ -355,6 +369,7 @@ class MainWindow(QMainWindow):
         self._show_session_labels()
         self.body.setCurrentIndex(0)
         self.statusBar().setVisible(True)
+        self.curtain.uncover()
         self.refresh_device_count()
 
     # ---- navigation ----------------------------------------------------------------------------
@@ -471,6 +486,18 @@ class MainWindow(QMainWindow):
             self.checkpoints.stop()
             self.step_up.uninstall()
             self.save_state()
+            if self.gateway is not None:
+                self.gateway.shutdown()  # an in-process gateway never outlives the window
             self.devices.model.shutdown()
-            self.runner.shutdown()
+            self.curtain.uncover(restore=False)
+            self._sign_out_on_close()
+            self.runner.shutdown()  # waits for the sign-out
         event.accept()
+
+    def _sign_out_on_close(self) -> None:
+        """Closing the console ends its session (audited), as File > Sign out does; once is enough."""
+        if self._signed_out:
+            return
+        self._signed_out = True
+        sessions, principal = self.app_ctx.services.sessions, self.session.principal
+        self.runner.submit(lambda: sessions.sign_out(principal), on_error=lambda _exc: None)

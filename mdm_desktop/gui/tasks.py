@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class TaskRunner(QObject):
     @Slot(int, object)
     def _on_done(self, task_id: int, result: object) -> None:
         task = self._finish(task_id)
-        if task is not None and not task.cancelled and task.on_done is not None:
+        if task is not None and not task.cancelled and task.on_done is not None and _owner_alive(task.on_done):
             task.on_done(result)
 
     @Slot(int, object)
@@ -167,6 +168,8 @@ class TaskRunner(QObject):
         if task is None or task.cancelled:
             return
         assert isinstance(exc, BaseException)
+        if task.on_error is not None and not _owner_alive(task.on_error):
+            return
         for hook in tuple(self._failure_hooks):
             if hook(task, exc):
                 return
@@ -183,3 +186,13 @@ class TaskRunner(QObject):
         for task in self._tasks.values():
             task.cancel()
         self._pool.waitForDone(timeout_ms)
+
+
+def _owner_alive(callback: Callable[..., Any]) -> bool:
+    """False when ``callback`` is a method of a Qt object whose C++ side is gone (its window was closed).
+
+    A result that arrives after the widget that asked for it was deleted is dropped instead of raising
+    "Internal C++ object already deleted" in the event loop.
+    """
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)

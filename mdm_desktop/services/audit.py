@@ -9,6 +9,7 @@ from mdm_desktop.domain.accounts import Permission, Principal
 from mdm_desktop.domain.audit import Outcome
 from mdm_desktop.domain.errors import NotFoundError, ValidationError
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.audit_values import normalise, resolve_query
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import AuditCursor, AuditEntryInfo, AuditFilterChoices, AuditPage, AuditQuery
 from mdm_desktop.services.guard import Guard
@@ -26,14 +27,15 @@ def check_query(query: AuditQuery) -> None:
 
     Raises:
         ValidationError: Naive datetimes, an empty or inverted time range, over-long text, search text
-            shorter than :data:`SEARCH_MIN_CHARS`, a bad outcome.
+            shorter than :data:`SEARCH_MIN_CHARS`, both search text and an identifier value, a bad outcome.
     """
     for name, when in (("start", query.since), ("end", query.until)):
         if when is not None and when.tzinfo is None:
             raise ValidationError(f"The {name} of the time range needs a time zone.")
     if query.since is not None and query.until is not None and query.since >= query.until:
         raise ValidationError("The start of the time range must be before its end.", hint="Swap the two dates.")
-    for name, text in (("actor", query.actor), ("action", query.action), ("search text", query.text)):
+    named = (("actor", query.actor), ("action", query.action), ("search text", query.text), ("identifier", query.value))
+    for name, text in named:
         if len(text) > MAX_FILTER_TEXT:
             raise ValidationError(f"The {name} filter is longer than {MAX_FILTER_TEXT} characters.")
     searched = repo.search_text(query)
@@ -41,6 +43,11 @@ def check_query(query: AuditQuery) -> None:
         raise ValidationError(
             f"Search text needs at least {SEARCH_MIN_CHARS} characters.",
             hint="Type a longer part of the name, action or detail you are looking for.",
+        )
+    if normalise(query.value) and repo.search_text(query):
+        raise ValidationError(
+            "Search either for text or for an identifier, not both at once.",
+            hint="Clear the search text, or search by identifier alone.",
         )
     if query.outcome is not None and not isinstance(query.outcome, Outcome):
         raise ValidationError("Choose an outcome from the list.")
@@ -64,14 +71,14 @@ class AuditService:
             raise ValidationError(f"Page size must be between 1 and {MAX_PAGE}.")
         check_query(query)
         with self._uow() as uow:
-            return repo.list_page(uow, query, after, limit)
+            return repo.list_page(uow, resolve_query(uow.cipher, query), after, limit)
 
     def count(self, actor: Principal, query: AuditQuery) -> int:
         """Number of entries matching ``query``."""
         self._guard.require(actor, Permission.AUDIT_READ, "audit.count")
         check_query(query)
         with self._uow() as uow:
-            return repo.count(uow, query)
+            return repo.count(uow, resolve_query(uow.cipher, query))
 
     def entry(self, actor: Principal, entry_id: int) -> AuditEntryInfo:
         """One entry by id."""

@@ -54,7 +54,7 @@ from mdm_desktop.domain.audit import (
     export_bytes,
     utc_text,
 )
-from mdm_desktop.domain.errors import ConflictError, ValidationError
+from mdm_desktop.domain.errors import ConflictError, MdmError, ValidationError
 from mdm_desktop.services.audit_chain import (
     CheckpointMemory,
     CheckpointSigner,
@@ -112,6 +112,18 @@ README = (
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: entries written so far and the number selected."""
+
+
+class ExportCancelledError(MdmError):
+    """The export was stopped on request before its entries were all written: no file, nothing signed or audited."""
+
+    def __init__(self, written: int, total: int) -> None:
+        super().__init__(
+            f"Export cancelled after {written:,} of {total:,} entries; no file was written.",
+            hint="Start the export again and let it finish.",
+        )
+        self.written = written
+        self.total = total
 
 
 class ExportFormat(enum.StrEnum):
@@ -368,6 +380,7 @@ class AuditExportService:
         fmt: ExportFormat | str,
         path: Path,
         progress: Progress | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> AuditExportResult:
         """Export the entries recorded in [``since``, ``until``) to ``path`` and sign them to ``path.sig.json``.
 
@@ -381,6 +394,8 @@ class AuditExportService:
             fmt: ``csv`` or ``jsonl``.
             path: The file to write.
             progress: Called after each batch with (entries written, entries selected).
+            should_stop: Asked after each batch; True stops the export (:class:`ExportCancelledError`)
+                before anything is signed, audited or left on disk.
 
         Raises:
             PermissionDeniedError: ``actor`` may not read the audit log.
@@ -401,7 +416,7 @@ class AuditExportService:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("wb") as fh:
-                selection, digest, size = self._write_entries(fh, since, until, fmt, progress)
+                selection, digest, size = self._write_entries(fh, since, until, fmt, progress, should_stop)
                 fh.flush()
                 os.fsync(fh.fileno())
             checkpoint, made_at = self._record(actor, fmt, selection, digest, path)
@@ -432,6 +447,7 @@ class AuditExportService:
         until: dt.datetime | None,
         fmt: ExportFormat,
         progress: Progress | None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> tuple[_Selection, str, int]:
         hasher = hashlib.sha256()
         size = 0
@@ -454,8 +470,11 @@ class AuditExportService:
                     first_prev = row.prev_hash
                 put(_encode(_record(row), fmt))
                 count, prev, expected = count + 1, row.entry_hash, row.seq + 1
-                if progress is not None and count % BATCH_SIZE == 0:
-                    progress(count, total)
+                if count % BATCH_SIZE == 0:
+                    if progress is not None:
+                        progress(count, total)
+                    if should_stop is not None and should_stop():
+                        raise ExportCancelledError(count, total)
             if count != total:
                 raise ConflictError(
                     f"The audit trail has {count} of the {total} entries from #{first} to #{last}: a gap. "

@@ -46,6 +46,7 @@ from mdm_desktop.security import password_policy, recovery, totp
 from mdm_desktop.security.passwords import PasswordHashing
 from mdm_desktop.services import security_settings
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.audit_values import keyed_values
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import (
     BreakGlassUseInfo,
@@ -218,7 +219,7 @@ class AuthService:
                 "users.create_first_admin",
                 target_kind="user",
                 target=username,
-                details={"role": Role.ADMINISTRATOR.value},
+                details={"role": Role.ADMINISTRATOR.value, **keyed_values(uow.cipher, display_name=display_name)},
             )
             uow.commit()
             return user_info(uow, user, display_name or username)

@@ -39,6 +39,7 @@ from mdm_desktop.domain.commands import (
 from mdm_desktop.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from mdm_desktop.services import command_settings
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.audit_values import device_values
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.command_approvals import ApprovalDesk
 from mdm_desktop.services.command_dto import (
@@ -344,7 +345,15 @@ class CommandService:
             if found is None:
                 return None
             where, at = found
-            self._audit.record(uow, fresh, "commands.view_location", target_kind="device", target=devices[device_id][1])
+            # Never the coordinates: the device's identifiers as keyed hashes, so a search by serial finds the view.
+            self._audit.record(
+                uow,
+                fresh,
+                "commands.view_location",
+                target_kind="device",
+                target=devices[device_id][1],
+                details=device_values(uow, device_id),
+            )
             uow.commit()
         return DeviceLocation(device_id, where["lat"], where["lon"], where.get("accuracy_m"), at)
 

@@ -4,6 +4,8 @@ One call, one transaction, one audited system action (``demo.generate``): device
 groups, console accounts, policies with published versions and assignments,
 catalog apps with versions, devices with their inventory, installed apps and
 command history, and a few thousand audit entries of plausible past activity.
+The compliance engine then evaluates the fleet, and ``demo_compliance`` adds
+exceptions, escalation steps and 90 days of compliance trend.
 
 Devices are written with bulk Core inserts in batches, so 100,000 devices fill
 in well under a minute on SQLite. Identifiers and staff names are sealed like
@@ -30,11 +32,11 @@ from sqlalchemy import Table, func, insert, select, text
 from mdm_desktop.domain.accounts import Principal, Role, password_problems
 from mdm_desktop.domain.audit import Outcome
 from mdm_desktop.domain.commands import CommandStatus, CommandType
-from mdm_desktop.domain.compliance import DeviceHealth, HealthRules, evaluate
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform, version_sort_key
 from mdm_desktop.domain.errors import ConflictError, ValidationError
 from mdm_desktop.security import totp
 from mdm_desktop.security.passwords import PasswordHashing
+from mdm_desktop.services import demo_compliance
 from mdm_desktop.services import demo_data as data
 from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.auth import enrol_totp_secret
@@ -50,6 +52,7 @@ from mdm_desktop.store.schema import (
     Device,
     DeviceCommand,
     DeviceGroup,
+    EnrollmentToken,
     InstalledApp,
     Policy,
     PolicyAssignment,
@@ -235,55 +238,6 @@ POLICY_PLANS: tuple[_PolicyPlan, ...] = (
 SHARED_POLICY_GROUPS = frozenset({"NS", "FD"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Rules:
-    health: HealthRules
-    patch_grace_days: int
-
-
-def rules_from_settings(settings: Mapping[str, Any]) -> tuple[HealthRules, int]:
-    """The health rules and patch grace period (days) a policy's settings ask for."""
-    passcode = settings.get("passcode", {})
-    encryption = settings.get("encryption", {})
-    updates = settings.get("os_updates", {})
-    integrity = settings.get("integrity", {})
-    check_in = settings.get("check_in", {})
-    minimum = {Platform(k): str(v) for k, v in updates.get("min_os_version", {}).items()}
-    rules = HealthRules(
-        require_encryption=bool(encryption.get("required", True)),
-        require_passcode=bool(passcode.get("required", True)),
-        block_compromised=not integrity.get("allow_compromised", False),
-        max_patch_age_days=updates.get("max_patch_age_days"),
-        max_checkin_age_days=check_in.get("max_age_days"),
-        min_os_version=minimum,
-    )
-    return rules, int(updates.get("patch_grace_days", 0))
-
-
-def assess(health: DeviceHealth, rules: HealthRules, grace_days: int, now: dt.datetime) -> tuple[str, list[str]]:
-    """Compliance state and reasons; a device late only on its security patch, within grace, is in grace."""
-    result = evaluate(health, rules, now)
-    reasons = list(result.reasons)
-    if result.state is not ComplianceState.NON_COMPLIANT or grace_days <= 0 or health.security_patch is None:
-        return result.state.value, reasons
-    without_patch = HealthRules(
-        require_encryption=rules.require_encryption,
-        require_passcode=rules.require_passcode,
-        block_compromised=rules.block_compromised,
-        max_patch_age_days=None,
-        max_checkin_age_days=rules.max_checkin_age_days,
-        min_os_version=rules.min_os_version,
-    )
-    if evaluate(health, without_patch, now).state is ComplianceState.NON_COMPLIANT:
-        return result.state.value, reasons
-    assert rules.max_patch_age_days is not None
-    deadline = health.security_patch + dt.timedelta(days=rules.max_patch_age_days + grace_days)
-    if now.date() > deadline:
-        return result.state.value, reasons
-    reasons.append(f"Grace period for the security patch ends {deadline.isoformat()}.")
-    return ComplianceState.IN_GRACE.value, reasons
-
-
 # -- generation helpers ------------------------------------------------------------------------------------
 
 
@@ -413,14 +367,12 @@ class _Fleet:
         rng: random.Random,
         now: dt.datetime,
         groups: Mapping[str, int],
-        rules: Mapping[str, _Rules],
         catalog: Mapping[tuple[Platform, str], tuple[str, tuple[str, ...]]],
         operators: Sequence[_Operator],
     ) -> None:
         self.rng = rng
         self.now = now
         self.groups = groups
-        self.rules = rules
         self.catalog = catalog
         self.destructive_ops = [o for o in operators if o.role in (Role.ADMINISTRATOR, Role.IT_TECHNICIAN)]
         self.any_ops = [o for o in operators if o.role is not Role.SECURITY_OFFICER]
@@ -628,10 +580,8 @@ class _Fleet:
             build, firmware = self.build_and_firmware(hw, rel, patch)
             compromised, encrypted, passcode, container = self.flags(kind, platform, byod, shared)
 
-        policy = self.policy_for(kind, dept.code, byod)
-        rules = self.rules[policy]
-        health = DeviceHealth(platform, os_version, patch, compromised, encrypted, passcode, last)
-        state, reasons = assess(health, rules.health, rules.patch_grace_days, now)
+        # The compliance engine evaluates active devices once the fleet is written (demo_compliance).
+        state, reasons = ComplianceState.UNKNOWN.value, []
         if status in (LifecycleStatus.RETIRED, LifecycleStatus.WIPED):
             state = ComplianceState.UNKNOWN.value
             reasons = [f"Device is {status.value}; it is no longer evaluated."]
@@ -678,16 +628,6 @@ class _Fleet:
         off_p = {Platform.WINDOWS: 0.04, Platform.MACOS: 0.03}.get(platform, 0.12)
         compromised = None if platform is Platform.LINUX else False
         return compromised, rng.random() >= off_p, rng.random() >= 0.005, None
-
-    @staticmethod
-    def policy_for(kind: str, dept_code: str, byod: bool) -> str:
-        if kind not in data.MOBILE_KINDS:
-            return "workstation"
-        if byod:
-            return "byod"
-        if dept_code in SHARED_POLICY_GROUPS and kind in ("ipad", "android_tablet", "rugged"):
-            return "shared"
-        return "mobile"
 
     # apps and commands ----------------------------------------------------------------------------------
 
@@ -1000,13 +940,16 @@ class DemoFleetService:
             rng = random.Random(f"mdm-demo|{seed}|{existing}")  # noqa: S311 - reproducible demo data, not secrets
             groups = self._groups(uow, now)
             accounts, operators, admin_secret = self._accounts(uow, rng, now)
-            rules, policy_events, policies_created = self._policies(uow, groups, operators, now)
+            policy_events, policies_created = self._policies(uow, groups, operators, now)
             catalog, catalog_events, apps_created = self._catalog(uow, operators, now)
-            fleet = _Fleet(rng, now, groups, rules, catalog, operators)
+            fleet = _Fleet(rng, now, groups, catalog, operators)
             samples = _Samples(random.Random(f"mdm-demo-samples|{seed}"), limit=1_500)  # noqa: S311
             commands = self._devices(uow, fleet, devices, existing, samples, progress)
             entries = self._history(uow, rng, operators, samples, policy_events + catalog_events, devices, now)
             admin = accounts[0]
+            staff = demo_compliance.staff_of([(o.username, o.role.value) for o in operators], admin.username)
+            compliance = demo_compliance.settle(uow.session, now, seed, staff)
+            self._enrolment_tokens(uow, groups, staff, now)
             self._audit.record(
                 uow,
                 Principal.system("demo"),
@@ -1020,6 +963,7 @@ class DemoFleetService:
                     "accounts": [{"username": a.username, "role": a.role.value} for a in accounts],
                     "commands": commands,
                     "history_entries": entries,
+                    "compliance": compliance.details(),
                 },
             )
             uow.commit()
@@ -1039,6 +983,37 @@ class DemoFleetService:
         )
 
     # -- pieces -------------------------------------------------------------------------------------------
+
+    def _enrolment_tokens(
+        self, uow: UnitOfWork, groups: Mapping[str, int], staff: demo_compliance.Staff, now: dt.datetime
+    ) -> None:
+        """Enrolment tokens as the Gateway pane lists them: two usable, one used up, one expired.
+
+        Only a keyed hash of a token is stored and the demo never had the tokens, so none can enrol a device.
+        """
+        ids = list(groups.values())
+        day = dt.timedelta(days=1)
+        plans = (  # (group, ownership, allowed, left, created, expires, last used)
+            (ids[0], "corporate", 25, 12, now - 2 * day, now + 5 * day, now - dt.timedelta(hours=3)),
+            (ids[-1], "byod", 50, 50, now - dt.timedelta(hours=6), now + 7 * day, None),
+            (ids[1], "corporate", 10, 0, now - 20 * day, now - 13 * day, now - 15 * day),
+            (ids[2], "corporate", 5, 3, now - 40 * day, now - 33 * day, now - 38 * day),
+        )
+        for group_id, ownership, allowed, left, created, expires, used in plans:
+            uow.session.add(
+                EnrollmentToken(
+                    token_hash=secrets.token_bytes(16),
+                    group_id=group_id,
+                    ownership=ownership,
+                    uses_allowed=allowed,
+                    uses_left=left,
+                    expires_at=expires,
+                    created_by=staff.requester,
+                    created_at=created,
+                    last_used_at=used,
+                )
+            )
+        uow.session.flush()
 
     def _groups(self, uow: UnitOfWork, now: dt.datetime) -> dict[str, int]:
         wanted = [(d.name, d.description) for d in data.DEPARTMENTS] + list(data.EMPTY_GROUPS)
@@ -1105,17 +1080,13 @@ class DemoFleetService:
 
     def _policies(
         self, uow: UnitOfWork, groups: Mapping[str, int], operators: Sequence[_Operator], now: dt.datetime
-    ) -> tuple[dict[str, _Rules], list[_Event], int]:
+    ) -> tuple[list[_Event], int]:
         existing = set(uow.session.scalars(select(Policy.name)).all())
         writers = [o for o in operators if o.role in (Role.ADMINISTRATOR, Role.IT_TECHNICIAN)]
         code_of = {d.name: d.code for d in data.DEPARTMENTS}
-        rules: dict[str, _Rules] = {}
         events: list[_Event] = []
         created = 0
         for index, plan in enumerate(POLICY_PLANS):
-            if plan.versions:
-                health, grace = rules_from_settings(plan.versions[-1])
-                rules[plan.key] = _Rules(health, grace)
             if plan.name in existing:
                 continue
             created += 1
@@ -1184,7 +1155,7 @@ class DemoFleetService:
                 )
             )
         uow.session.flush()
-        return rules, events, created
+        return events, created
 
     def _catalog(
         self, uow: UnitOfWork, operators: Sequence[_Operator], now: dt.datetime

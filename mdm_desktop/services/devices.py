@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import func, select
 
 from mdm_desktop.domain.accounts import Permission, Principal
 from mdm_desktop.domain.errors import NotFoundError, ValidationError
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.audit_values import keyed_values
 from mdm_desktop.services.clock import Clock
+from mdm_desktop.services.compliance_engine import device_compliance_in
 from mdm_desktop.services.dto import DeviceCursor, DeviceDetail, DevicePage, DeviceQuery, GroupInfo
 from mdm_desktop.services.guard import Guard
 from mdm_desktop.services.operations import mutating
@@ -61,9 +65,20 @@ class DeviceService:
             found = repo.detail(uow, device_id, identifiers=identifiers)
             if found is None:
                 raise NotFoundError(f"Device {device_id} does not exist.", hint="Refresh the device list.")
+            rules = device_compliance_in(uow.session, device_id, self._clock())
+            if rules is not None:
+                found = dataclasses.replace(found, compliance_rules=rules.rules)
             if identifiers:
                 # Viewing identifiers of a device is an access to protected data: audit it.
-                self._audit.record(uow, actor, "devices.view_identifiers", target_kind="device", target=found.row.uid)
+                seen = keyed_values(
+                    uow.cipher,
+                    serial=found.row.serial,
+                    hardware_id=found.hardware_id,
+                    assigned_to=found.row.assigned_to,
+                )
+                self._audit.record(
+                    uow, actor, "devices.view_identifiers", target_kind="device", target=found.row.uid, details=seen
+                )
                 uow.commit()
             return found
 

@@ -12,6 +12,7 @@ from mdm_desktop.domain.accounts import Permission, Principal, Role
 from mdm_desktop.domain.audit import AuditDamage, ExportDamage, Outcome
 from mdm_desktop.domain.commands import CommandStatus, CommandType
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership, Platform
+from mdm_desktop.services.compliance_dto import RuleOutcomeInfo
 
 
 class DeviceSort(enum.StrEnum):
@@ -131,6 +132,14 @@ class DeviceDetail:
     compliance_reasons: tuple[str, ...]
     installed_apps: tuple[InstalledAppInfo, ...]
     commands: tuple[CommandInfo, ...]
+    compliance_rules: tuple[RuleOutcomeInfo, ...] = ()
+    """Every rule that applies to the device with its outcome now, in words (the compliance engine)."""
+    kernel: str = ""
+    last_os_update: dt.datetime | None = None
+    screen_lock_enabled: bool | None = None
+    firewall_enabled: bool | None = None
+    battery_percent: int | None = None
+    """Last reported inventory details (issue 6); ``None`` (or "") means not reported."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +346,8 @@ class AuditQuery:
     ``since`` is inclusive and ``until`` exclusive (UTC). ``actor`` matches exactly,
     ``action`` as a prefix (``"policies."``), ``text`` as a case-insensitive substring of the action, actor,
     target, workstation or details (through the search index of migration 0004; at least 3 characters).
+    ``value`` is a sensitive identifier (a serial, a hardware id, a staff name) in clear: it matches the
+    entries that recorded it as a keyed hash (:mod:`mdm_desktop.services.audit_values`); not with ``text``.
     """
 
     since: dt.datetime | None = None
@@ -345,6 +356,7 @@ class AuditQuery:
     action: str = ""
     outcome: Outcome | None = None
     text: str = ""
+    value: str = ""
 
 
 @dataclass(frozen=True, slots=True)

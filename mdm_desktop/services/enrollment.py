@@ -17,6 +17,7 @@ import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass
+from typing import NoReturn
 from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import select
@@ -25,18 +26,21 @@ from sqlalchemy.orm import Session
 
 from mdm_desktop.domain.accounts import Permission, Principal
 from mdm_desktop.domain.audit import Outcome
-from mdm_desktop.domain.devices import LifecycleStatus, Ownership
+from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Ownership
 from mdm_desktop.domain.errors import AuthenticationError, NotFoundError, PermissionDeniedError, ValidationError
 from mdm_desktop.security.ca import LocalCA, ServerCredentials, display_fingerprint
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.audit_values import keyed_values
 from mdm_desktop.services.checkin import CHECKIN_INTERVAL_SECONDS, apply_inventory, evaluate_compliance, replace_apps
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.guard import Guard
+from mdm_desktop.services.operations import mutating
+from mdm_desktop.services.reenrolment import PossibleCloneError, PreviousRecord, prepare_reuse, previous_record
 from mdm_desktop.store.encryption import FieldCipher
 from mdm_desktop.store.repositories import gateway as repo
 from mdm_desktop.store.schema import Device, DeviceCertificate, DeviceGroup, EnrollmentToken, GatewayAuthority, Setting
 from mdm_desktop.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from mdm_desktop.wire.v1 import EnrollRequest, EnrollResponse
+from mdm_desktop.wire.v1 import BYOD_NOTICE, EnrollNotice, EnrollRequest, EnrollResponse, notice_sha256
 
 TOKEN_PURPOSE = "enrollment_tokens.token"  # noqa: S105 (a hash purpose label, not a secret)
 MAX_TOKEN_USES = 10_000
@@ -45,18 +49,18 @@ MAX_TOKEN_LIFETIME = dt.timedelta(days=90)
 GATEWAY_SETTING = "gateway.address"
 QR_SCHEME = "mdmdesktop"
 
-BYOD_NOTICE = (
-    "This device is personally owned (BYOD). The clinic can see: the device model, operating system and "
-    "version, security state (encryption, passcode, screen lock, integrity) and the apps the clinic manages. "
-    "The clinic cannot see: your photos, messages, e-mail, browsing, calls, files or other personal content. "
-    "Location is collected only while the clinic has put the device in lost mode. "
-    "The clinic can lock the device and remove its own data and apps (selective wipe); it never erases the "
-    "whole device."
-)
+GATEWAY_CONTROL = Permission.SETTINGS_MANAGE
+"""Starting and stopping the gateway from the console is a site setting."""
+
+__all__ = ["BYOD_NOTICE", "EnrollmentService"]  # BYOD_NOTICE lives in the wire schema; re-exported for the console
 
 
 class EnrollmentRefusedError(AuthenticationError):
     """The enrolment token is unknown, used up, expired or revoked (nothing was written)."""
+
+
+class ByodNoticeRequiredError(ValidationError):
+    """A BYOD enrolment without the device user's acceptance of the current notice (nothing was written)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,8 +284,29 @@ class EnrollmentService:
             uow.commit()
         return credentials
 
-    def record_gateway_start(self, url: str, names: tuple[str, ...]) -> GatewayAddress:
-        """Remember where the gateway listens (so tokens name it) and audit the start."""
+    def check_gateway_control(self, actor: Principal) -> None:
+        """Refuse (audited) unless ``actor`` may start and stop the gateway from the console.
+
+        Raises:
+            PermissionDeniedError: The caller lacks ``settings.manage``.
+        """
+        self._guard.require(actor, GATEWAY_CONTROL, "gateway.start")
+
+    @mutating("gateway.started")
+    def record_gateway_start(self, url: str, names: tuple[str, ...], actor: Principal | None = None) -> GatewayAddress:
+        """Remember where the gateway listens (so tokens name it) and audit the start.
+
+        Args:
+            url: The address devices use.
+            names: What the server certificate names.
+            actor: The console user who started it (needs ``settings.manage``); ``None`` for
+                ``mdm-desktop serve`` (recorded as the ``gateway`` system actor).
+
+        Raises:
+            PermissionDeniedError: ``actor`` may not control the gateway.
+        """
+        if actor is not None:
+            self._guard.require(actor, GATEWAY_CONTROL, "gateway.start", target=url)
         address = check_server_url(url)
         info = self.authority()
         now = self._clock()
@@ -295,20 +320,44 @@ class EnrollmentService:
                 setting.updated_at = now
             self._audit.record(
                 uow,
-                Principal.system("gateway"),
+                actor or Principal.system("gateway"),
                 "gateway.started",
                 target_kind="gateway",
                 target=address,
-                details={"names": list(names)},
+                details={"names": list(names), "in_console": actor is not None},
             )
             uow.commit()
         return GatewayAddress(address, info.fingerprint, now)
 
-    def record_gateway_stop(self, url: str) -> None:
-        """Audit that the gateway stopped."""
+    @mutating("gateway.stopped")
+    def record_gateway_stop(self, url: str, actor: Principal | None = None, reason: str = "") -> None:
+        """Audit that the gateway stopped.
+
+        Args:
+            url: The address it served.
+            actor: The console user who stopped it (needs ``settings.manage``); ``None``: the gateway
+                itself (Ctrl+C, or the console window closing).
+            reason: Why, when not an explicit stop (for example ``console closed``).
+        """
+        if actor is not None:
+            self._guard.require(actor, GATEWAY_CONTROL, "gateway.stop", target=url)
         with self._uow(write=True) as uow:
-            self._audit.record(uow, Principal.system("gateway"), "gateway.stopped", target_kind="gateway", target=url)
+            self._audit.record(
+                uow,
+                actor or Principal.system("gateway"),
+                "gateway.stopped",
+                target_kind="gateway",
+                target=url,
+                details={"reason": reason} if reason else None,
+            )
             uow.commit()
+
+    def existing_authority(self, actor: Principal) -> AuthorityInfo | None:
+        """The site CA if it has been made (``None`` before the gateway first started); never makes one."""
+        self._guard.require(actor, Permission.DEVICES_READ, "enrollment.authority_view")
+        with self._uow() as uow:
+            row = repo.load_authority(uow.session)
+            return _authority_info(row) if row is not None else None
 
     def gateway_address(self) -> GatewayAddress | None:
         """Where the last started gateway listens, if one was started on this store."""
@@ -325,6 +374,7 @@ class EnrollmentService:
 
     # -- tokens (console side) -------------------------------------------------------------------------------
 
+    @mutating("enrollment.token_created")
     def create_token(
         self,
         actor: Principal,
@@ -440,6 +490,7 @@ class EnrollmentService:
             infos = tuple(_token_info(t, name or "") for t, name in rows)
         return infos if include_inactive else tuple(i for i in infos if i.active(now))
 
+    @mutating("enrollment.token_revoked")
     def revoke_token(self, actor: Principal, uid: str) -> TokenInfo:
         """Revoke a token by its id (or a unique prefix of at least 6 characters of it); idempotent.
 
@@ -503,39 +554,88 @@ class EnrollmentService:
 
     # -- enrolment (gateway side) ----------------------------------------------------------------------------
 
-    def enrol(self, request: EnrollRequest, peer: str = "") -> EnrollResponse:
-        """Enrol a device: one use of the token, a new device, its certificate, one audit entry.
+    def enrolment_notice(self, token_text: str, peer: str = "") -> EnrollNotice:
+        """What enrolling with a token shows the device user: for a BYOD token, the notice to accept.
+
+        Reads only: no use of the token is taken.
 
         Raises:
             EnrollmentRefusedError: The token is unknown, used up, expired or revoked (refusal audited).
+        """
+        now = self._clock()
+        with self._uow() as uow:
+            hashed = token_hash(uow.cipher, token_text)
+            token = repo.token_by_hash(uow.session, hashed)
+            usable = token is not None and token.revoked_at is None and token.uses_left > 0 and token.expires_at > now
+            if usable and token is not None:
+                if token.ownership == Ownership.BYOD.value:
+                    return EnrollNotice(byod=True, notice=BYOD_NOTICE, notice_sha256=notice_sha256())
+                return EnrollNotice(byod=False)
+            refusal, refused_uid = self._refusal(uow.session, hashed, now)
+        self._refuse(refusal, refused_uid, peer, step="notice")
+
+    def _refuse(
+        self, reason: str, token_uid: str, peer: str, step: str = "enrol", clone_of: str = "", hardware_id: str = ""
+    ) -> NoReturn:
+        """Audit a refused enrolment and raise the error the device sees (a clone's hardware id as a keyed hash)."""
+        clone = {"device": clone_of, **keyed_values(self._uow.cipher, hardware_id=hardware_id)} if clone_of else {}
+        self._audit.record_alone(
+            self._uow,
+            Principal.system("gateway"),
+            "device.enrol_refused",
+            target_kind="enrollment_token",
+            target=token_uid,
+            outcome=Outcome.DENIED,
+            details={"reason": reason, "peer": peer, "step": step, **clone},
+        )
+        if clone_of:
+            raise PossibleCloneError(clone_of)
+        if reason == "byod_notice_not_accepted":
+            raise ByodNoticeRequiredError(
+                "This enrolment is for a personally owned (BYOD) device: its user must accept the notice first.",
+                hint="Read the notice from POST /v1/enroll/notice and send its notice_sha256 as byod_notice_accepted.",
+            )
+        raise EnrollmentRefusedError(
+            "The enrolment token is not valid: it is unknown, used up, expired or revoked.",
+            hint="Ask the clinic's IT staff for a new enrolment token.",
+        )
+
+    def enrol(self, request: EnrollRequest, peer: str = "") -> EnrollResponse:
+        """Enrol a device: one use of the token, a new device, its certificate, one audit entry.
+
+        A BYOD token enrols only when the request carries the SHA-256 of the current
+        :data:`BYOD_NOTICE` (the device user accepted it); the acceptance is in the audit entry.
+
+        Raises:
+            EnrollmentRefusedError: The token is unknown, used up, expired or revoked (refusal audited).
+            ByodNoticeRequiredError: A BYOD token without the notice accepted (refusal audited, no use taken).
             CertificateRequestError: The CSR is unusable (nothing written, the token use is not taken).
+            PossibleCloneError: An active device with a live certificate already reports this hardware id
+                (refusal audited, no use taken). A retired record, or one without a live certificate, is
+                reused instead (see :mod:`mdm_desktop.services.reenrolment`).
         """
         self.authority()
         now = self._clock()
-        refusal, refused_uid = "", ""
+        refusal, refused_uid, clone_of = "", "", ""
         with self._uow(write=True) as uow:
             ca = self._local_ca(uow)
             hashed = token_hash(uow.cipher, request.token)
             token = repo.take_token_use(uow.session, hashed, now)
             if token is None:
                 refusal, refused_uid = self._refusal(uow.session, hashed, now)
+            elif token.ownership == Ownership.BYOD.value and request.byod_notice_accepted != notice_sha256():
+                # Not committed: the use just taken is given back when the transaction rolls back.
+                refusal, refused_uid = "byod_notice_not_accepted", token.uid
             else:
-                response = self._enrol_with(uow, ca, token, request, peer, now)
-                uow.commit()
-                return response
-        self._audit.record_alone(
-            self._uow,
-            Principal.system("gateway"),
-            "device.enrol_refused",
-            target_kind="enrollment_token",
-            target=refused_uid,
-            outcome=Outcome.DENIED,
-            details={"reason": refusal, "peer": peer},
-        )
-        raise EnrollmentRefusedError(
-            "The enrolment token is not valid: it is unknown, used up, expired or revoked.",
-            hint="Ask the clinic's IT staff for a new enrolment token.",
-        )
+                previous = previous_record(uow.session, uow.cipher, request.inventory, now)
+                if previous is not None and not previous.reusable:
+                    # Not committed: the use just taken is given back when the transaction rolls back.
+                    refusal, refused_uid, clone_of = "possible_clone", token.uid, previous.device.uid
+                else:
+                    response = self._enrol_with(uow, ca, token, request, peer, now, previous)
+                    uow.commit()
+                    return response
+        self._refuse(refusal, refused_uid, peer, clone_of=clone_of, hardware_id=request.inventory.hardware_id or "")
 
     @staticmethod
     def _refusal(session: Session, hashed: bytes, now: dt.datetime) -> tuple[str, str]:
@@ -557,8 +657,13 @@ class EnrollmentService:
         request: EnrollRequest,
         peer: str,
         now: dt.datetime,
+        previous: PreviousRecord | None = None,
     ) -> EnrollResponse:
-        device = Device(uid=secrets.token_hex(16), created_at=now)
+        if previous is not None:  # re-enrolment: same record, history kept, a new certificate
+            device = previous.device
+            prepare_reuse(uow.session, previous, now)
+        else:
+            device = Device(uid=secrets.token_hex(16), created_at=now)
         certificate = ca.sign_device_request(request.csr_pem, device.uid, now)
         ownership = Ownership(token.ownership)
         device.ownership = ownership.value
@@ -566,10 +671,11 @@ class EnrollmentService:
         device.status = LifecycleStatus.ENROLLED.value
         device.enrolled_at = now
         apply_inventory(uow.cipher, device, request.inventory, now)
-        evaluate_compliance(uow.session, device, now)
+        device.compliance_state = ComplianceState.UNKNOWN.value  # until evaluated below
         uow.session.add(device)
         uow.session.flush()
         replace_apps(uow.session, device.id, request.inventory)
+        evaluate_compliance(uow.session, device, now)  # needs the device's id and apps (rule states)
         uow.session.add(
             DeviceCertificate(
                 device_id=device.id,
@@ -585,15 +691,18 @@ class EnrollmentService:
         self._audit.record(
             uow,
             Principal(kind="device", id=device.id, name=device.uid, role=None, workstation=peer),
-            "device.enrolled",
+            "device.re_enrolled" if previous is not None else "device.enrolled",
             target_kind="device",
             target=device.uid,
             details={
+                **({"previous_status": previous.previous_status} if previous is not None else {}),
                 "token": token.uid,
                 "platform": device.platform,
                 "ownership": ownership.value,
                 "group_id": token.group_id,
                 "certificate_serial": certificate.serial_hex,
+                **({"byod_notice_accepted": request.byod_notice_accepted} if ownership is Ownership.BYOD else {}),
+                **keyed_values(uow.cipher, serial=request.inventory.serial, hardware_id=request.inventory.hardware_id),
             },
         )
         return EnrollResponse(

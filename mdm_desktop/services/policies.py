@@ -16,12 +16,14 @@ from mdm_desktop.domain.devices import Ownership
 from mdm_desktop.domain.errors import ConflictError, NotFoundError, ValidationError
 from mdm_desktop.domain.policy_baselines import find_baseline
 from mdm_desktop.domain.policy_settings import SettingsError, check_settings
-from mdm_desktop.exports.settings_json import read_settings_json
 from mdm_desktop.services.audit_log import AuditLog
 from mdm_desktop.services.clock import Clock
+from mdm_desktop.services.compliance_engine import Progress, Scope, reevaluate_scope, summary_details
 from mdm_desktop.services.dto import PolicyAssignmentInfo, PolicyDetail, PolicySummary, PolicyVersionInfo
 from mdm_desktop.services.guard import Guard
 from mdm_desktop.services.operations import mutating
+from mdm_desktop.services.policy_imports import ImportFormat, read_policy_file
+from mdm_desktop.services.policy_views import EffectiveSettings, effective_view
 from mdm_desktop.store.repositories import policies as repo
 from mdm_desktop.store.unit_of_work import UnitOfWorkFactory
 
@@ -76,10 +78,12 @@ def clean_text(value: str, what: str, limit: int) -> str:
     return value
 
 
-def clean_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+def clean_settings(settings: Mapping[str, Any], *, require_valid: bool = True) -> dict[str, Any]:
     """Validate settings: plain JSON values, not too deep or large, and valid for the settings model.
 
-    The model is :mod:`mdm_desktop.domain.policy_settings`; old key names are accepted.
+    The model is :mod:`mdm_desktop.domain.policy_settings`; old key names are accepted. With
+    ``require_valid=False`` (a draft being edited) only the shape is checked: values the model
+    rejects are kept, and publishing refuses them later.
 
     Returns:
         A deep copy made of plain ``dict``/``list``/scalars.
@@ -116,7 +120,7 @@ def clean_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError(f"Policy settings are larger than {SETTINGS_MAX_BYTES // 1024} KiB.")
     assert isinstance(cleaned, dict)
     checked = check_settings(cleaned)
-    if not checked.ok:
+    if require_valid and not checked.ok:
         raise SettingsError(checked.problems)
     return cleaned
 
@@ -168,7 +172,7 @@ class PolicyService:
         name: str,
         description: str,
         settings: Mapping[str, Any],
-        origin: Mapping[str, str] | None = None,
+        origin: Mapping[str, Any] | None = None,
     ) -> PolicySummary:
         clean = clean_name(name)
         desc = clean_text(description, "description", DESCRIPTION_MAX)
@@ -215,27 +219,41 @@ class PolicyService:
         )
 
     @mutating("policies.import", "policies.create")
-    def import_policy(self, actor: Principal, data: bytes, name: str | None = None, source: str = "") -> PolicySummary:
-        """Create a policy whose draft holds the settings of a policy file (``policy export --format settings``).
+    def import_policy(
+        self,
+        actor: Principal,
+        data: bytes,
+        name: str | None = None,
+        source: str = "",
+        fmt: ImportFormat | str = ImportFormat.JSON,
+    ) -> PolicySummary:
+        """Create a policy whose draft holds the settings of a policy file.
 
         Args:
             actor: The signed-in user.
             data: The file's bytes (treated as hostile: validated completely before anything is stored).
             name: The new policy's name (default: the name in the file).
             source: The file's name, for the audit entry.
+            fmt: The file's format: the console's own file (``policy export --format settings``), an Apple
+                configuration profile or an Android Management API policy
+                (:func:`~mdm_desktop.services.policy_imports.read_policy_file`; what it could not map is
+                recorded in the audit entry).
 
         Raises:
             ValidationError: The file is not a valid policy file, or its settings are invalid; nothing is written.
             ConflictError: A policy with that name exists.
         """
         self._guard.require(actor, Permission.POLICIES_WRITE, "policies.create", target=source)
-        imported = read_settings_json(data)
+        imported = read_policy_file(data, fmt, source)
+        origin: dict[str, Any] = {"imported_from": source or "file"}
+        if imported.unmapped:
+            origin["not_imported"] = list(imported.unmapped)
         return self._create(
             actor,
             imported.name if name is None else name,
             imported.description,
             imported.settings,
-            origin={"imported_from": source or "file"},
+            origin=origin,
         )
 
     @mutating("policies.update_draft")
@@ -247,8 +265,12 @@ class PolicyService:
         name: str | None = None,
         description: str | None = None,
         settings: Mapping[str, Any] | None = None,
+        allow_problems: bool = False,
     ) -> PolicySummary:
         """Change a policy's name, description or draft settings (published versions never change).
+
+        With ``allow_problems`` a draft may be saved while some settings are wrong (the editor saves work
+        in progress); it cannot be published until they are corrected.
 
         Raises:
             ValidationError, ConflictError, NotFoundError: as for :meth:`create_policy`.
@@ -256,7 +278,7 @@ class PolicyService:
         self._guard.require(actor, Permission.POLICIES_WRITE, "policies.update_draft", target=str(policy_id))
         new_name = clean_name(name) if name is not None else None
         new_desc = clean_text(description, "description", DESCRIPTION_MAX) if description is not None else None
-        new_settings = clean_settings(settings) if settings is not None else None
+        new_settings = clean_settings(settings, require_valid=not allow_problems) if settings is not None else None
         with self._uow(write=True) as uow:
             policy = repo.get_policy(uow, policy_id, for_update=True)
             if policy is None:
@@ -326,11 +348,18 @@ class PolicyService:
 
     @mutating("policies.assign")
     def assign(
-        self, actor: Principal, version_id: int, group_id: int, ownership: Ownership | None = None
+        self,
+        actor: Principal,
+        version_id: int,
+        group_id: int,
+        ownership: Ownership | None = None,
+        progress: Progress | None = None,
     ) -> PolicyAssignmentInfo:
         """Assign a published version to a device group (all devices, or only one ownership type).
 
         An earlier version of the same policy assigned to the same group and ownership scope is replaced.
+        The group's devices are re-evaluated in the same transaction (``progress(done, total)`` is called
+        as it goes); the audit entry records how many changed state.
 
         Raises:
             NotFoundError: The version or group does not exist.
@@ -359,6 +388,8 @@ class PolicyService:
                 replaced.append(existing_version.version)
                 repo.delete(uow, existing)
             row = repo.add_assignment(uow, version, group.id, ownership, actor.name, self._clock())
+            uow.session.flush()
+            evaluated = reevaluate_scope(uow.session, self._clock(), Scope(group_ids=frozenset({group.id})), progress)
             self._audit.record(
                 uow,
                 actor,
@@ -371,8 +402,71 @@ class PolicyService:
                     "group": group.name,
                     "ownership": ownership.value if ownership is not None else None,
                     "replaced_versions": replaced,
+                    "compliance": summary_details(evaluated),
                 },
             )
             info = repo.assignment_info(row, version, group.name)
             uow.commit()
         return info
+
+    @mutating("policies.unassign")
+    def unassign(self, actor: Principal, assignment_id: int) -> PolicyAssignmentInfo:
+        """Remove one assignment of a policy version from a device group; the devices stop getting it.
+
+        Returns:
+            The assignment as it was.
+
+        Raises:
+            NotFoundError: The assignment does not exist (perhaps someone removed it already).
+        """
+        self._guard.require(actor, Permission.POLICIES_WRITE, "policies.unassign", target=str(assignment_id))
+        with self._uow(write=True) as uow:
+            found = repo.get_assignment(uow, assignment_id)
+            if found is None:
+                raise NotFoundError(
+                    f"Assignment {assignment_id} does not exist; it may have been removed already.",
+                    hint="Refresh the policy.",
+                )
+            row, version, policy, group_name = found
+            info = repo.assignment_info(row, version, group_name)
+            repo.get_policy(uow, policy.id, for_update=True)
+            repo.delete(uow, row)
+            uow.session.flush()
+            evaluated = reevaluate_scope(uow.session, self._clock(), Scope(group_ids=frozenset({row.group_id})))
+            self._audit.record(
+                uow,
+                actor,
+                "policies.unassign",
+                target_kind="policy",
+                target=policy.uid,
+                details={
+                    "name": policy.name,
+                    "version": version.version,
+                    "group": group_name,
+                    "ownership": info.ownership.value if info.ownership is not None else None,
+                    "compliance": summary_details(evaluated),
+                },
+            )
+            uow.commit()
+        return info
+
+    def effective_settings(self, actor: Principal, group_id: int, ownership: Ownership) -> EffectiveSettings:
+        """The settings the ``ownership`` devices of a group get from every policy assigned to them, and why.
+
+        Raises:
+            NotFoundError: The group does not exist.
+            ValidationError: ``ownership`` is not an ownership type.
+        """
+        self._guard.require(actor, Permission.POLICIES_READ, "policies.effective", target=str(group_id))
+        if not isinstance(ownership, Ownership):
+            raise ValidationError("Choose corporate or BYOD devices.")
+        with self._uow() as uow:
+            group = repo.get_group(uow, group_id)
+            if group is None:
+                raise NotFoundError(f"Device group {group_id} does not exist.", hint="Refresh the group list.")
+            assigned = [
+                (f"{name} v{version.version}" + (" (all devices)" if row.ownership is None else ""), version.settings)
+                for row, version, name in repo.assignments_applying_to(uow, group_id, ownership)
+            ]
+            group_name = group.name
+        return effective_view(group_id, group_name, ownership, assigned)

@@ -41,6 +41,7 @@ from mdm_desktop.domain.errors import ConflictError, NotFoundError, PermissionDe
 from mdm_desktop.security.passwords import PasswordHashing
 from mdm_desktop.services import security_settings
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.audit_values import keyed_values
 from mdm_desktop.services.auth import check_password, user_info
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.dto import AccessRequestInfo, RoleInfo, UserInfo
@@ -179,7 +180,11 @@ class UserService:
                 "users.create",
                 target_kind="user",
                 target=username,
-                details={"role": label, "groups": sorted(scope) if scope is not None else "all"},
+                details={
+                    "role": label,
+                    "groups": sorted(scope) if scope is not None else "all",
+                    **keyed_values(uow.cipher, display_name=display_name),
+                },
             )
             uow.session.flush()
             info = user_info(uow, user, display_name or username)

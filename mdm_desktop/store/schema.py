@@ -27,6 +27,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -141,8 +142,14 @@ class Device(Base):
     storage_encrypted: Mapped[bool | None] = mapped_column(Boolean)
     passcode_set: Mapped[bool | None] = mapped_column(Boolean)
     managed_container: Mapped[bool | None] = mapped_column(Boolean)
+    kernel: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    last_os_update: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    screen_lock_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    firewall_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    battery_percent: Mapped[int | None] = mapped_column(SmallInteger)
     compliance_state: Mapped[str] = mapped_column(String(16))
     compliance_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    quarantined_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
@@ -612,3 +619,122 @@ class DeviceCertificate(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     revoke_reason: Mapped[str] = mapped_column(String(32), default="")
     last_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+
+
+# Issue 7 (migration 0009): the compliance engine's per-rule state, exceptions, escalation and snapshots.
+
+
+class DeviceRuleState(Base):
+    """One compliance rule's outcome for one device, as last evaluated.
+
+    ``status`` is ``passing``, ``failing``, ``unknown`` (no data or stale check-in) or ``exempt`` (an
+    approved, unexpired exception covers it). ``failing_since`` is when the rule started failing and is kept
+    while it goes on failing; escalation counts its grace periods from it. ``detail`` is the reason in words.
+    """
+
+    __tablename__ = "device_rule_states"
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))
+    failing_since: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id", ondelete="SET NULL"))
+    evaluated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_device_rule_states_rule_id_status", "rule_id", "status"),
+        Index("ix_device_rule_states_status_failing_since", "status", "failing_since"),
+    )
+
+
+class ComplianceException(Base):
+    """A device or a group exempted from one rule, for a stated reason, until a date.
+
+    Requested by an administrator, in force only once a security officer approves it (``approved_at``) and
+    until ``valid_until`` or ``revoked_at``. Exactly one of ``device_id`` and ``group_id`` is set.
+    """
+
+    __tablename__ = "compliance_exceptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("device_groups.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    valid_until: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    approved_by: Mapped[str] = mapped_column(String(64), default="")
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint("(device_id IS NULL) <> (group_id IS NULL)", name="one_subject"),
+        Index("ix_compliance_exceptions_valid_until", "valid_until"),
+    )
+
+
+class EscalationStep(Base):
+    """An escalation step taken (or waiting for approval) for a failing rule on a device.
+
+    ``step`` is ``notify``, ``quarantine``, ``lock`` or ``wipe``. Rows of a rule are removed when the rule
+    passes again, so a later failure starts the ladder from the beginning; the audit log keeps the history.
+    """
+
+    __tablename__ = "escalation_steps"
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str] = mapped_column(String(16), primary_key=True)
+    taken_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    command_id: Mapped[int | None] = mapped_column(ForeignKey("device_commands.id", ondelete="SET NULL"))
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("command_approvals.id", ondelete="SET NULL"))
+
+
+class ComplianceSnapshot(Base):
+    """Devices per compliance state and platform on one day (UTC), kept for trend charts."""
+
+    __tablename__ = "compliance_snapshots"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    devices: Mapped[int] = mapped_column(Integer)
+
+
+class ComplianceRuleSnapshot(Base):
+    """Devices failing and exempted per rule on one day (UTC), kept for trend charts and reports."""
+
+    __tablename__ = "compliance_rule_snapshots"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failing: Mapped[int] = mapped_column(Integer)
+    exempt: Mapped[int] = mapped_column(Integer)
+
+
+# Migration 0008: the bytes of catalog builds, in the store (works for SQLite and multi-workstation PostgreSQL).
+
+
+class AppPackage(Base):
+    """An uploaded package, addressed by its SHA-256; stored once however many catalog versions share it."""
+
+    __tablename__ = "app_packages"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class AppPackageChunk(Base):
+    """One piece (at most 1 MiB) of a package, so it can be written and streamed without holding it whole."""
+
+    __tablename__ = "app_package_chunks"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("app_packages.sha256", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

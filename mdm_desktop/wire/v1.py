@@ -10,6 +10,8 @@ The gateway additionally caps the raw body size (:data:`MAX_BODY_BYTES`).
 
 Paths (all under ``/v1``):
 
+* ``POST /v1/enroll/notice`` (server TLS only): :class:`EnrollNoticeRequest` -> :class:`EnrollNotice`;
+  what the device user must accept before a BYOD enrolment (:data:`BYOD_NOTICE`).
 * ``POST /v1/enroll`` (server TLS only, no client certificate yet):
   :class:`EnrollRequest` -> :class:`EnrollResponse`.
 * ``POST /v1/checkin`` (mutual TLS): :class:`CheckinRequest` -> :class:`CheckinResponse`.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,12 +88,45 @@ class Inventory(_Body):
     apps: Annotated[list[InstalledAppReport], Field(max_length=1000)] = []
 
 
+BYOD_NOTICE = (
+    "This device is personally owned (BYOD). The clinic can see: the device model, operating system and "
+    "version, security state (encryption, passcode, screen lock, integrity) and the apps the clinic manages. "
+    "The clinic cannot see: your photos, messages, e-mail, browsing, calls, files or other personal content. "
+    "Location is collected only while the clinic has put the device in lost mode. "
+    "The clinic can lock the device and remove its own data and apps (selective wipe); it never erases the "
+    "whole device."
+)
+"""What a BYOD device's user is shown and must accept before it enrols (the one source of this text)."""
+
+
+def notice_sha256(text: str = BYOD_NOTICE) -> str:
+    """The SHA-256 (hex) of a notice text: what an enrolment sends to say the user accepted that text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EnrollNoticeRequest(_Body):
+    """Ask what a token's enrolment shows the device user (nothing is used up or written)."""
+
+    token: Annotated[str, Field(min_length=16, max_length=128)]
+
+
+class EnrollNotice(_Body):
+    """Whether the token enrols a personally owned (BYOD) device, and the notice its user must accept."""
+
+    byod: bool
+    notice: LongText = ""
+    notice_sha256: Sha256Hex | None = None
+    """Send this back as :attr:`EnrollRequest.byod_notice_accepted` once the user has accepted ``notice``."""
+
+
 class EnrollRequest(_Body):
     """Token from the QR code / text, a PEM certificate signing request, and the first inventory."""
 
     token: Annotated[str, Field(min_length=16, max_length=128)]
     csr_pem: Annotated[str, Field(max_length=8192)]
     inventory: Inventory
+    byod_notice_accepted: Sha256Hex | None = None
+    """For a BYOD token: the ``notice_sha256`` of the notice the device user accepted (required)."""
 
 
 class EnrollResponse(_Body):
@@ -111,20 +147,29 @@ class CommandOutcome(enum.StrEnum):
     UNSUPPORTED = "unsupported"
 
 
+class Location(_Body):
+    """Where a device in lost mode is: finite coordinates in range (no NaN or infinity, no strings)."""
+
+    lat: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90, le=90)]
+    lon: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-180, le=180)]
+    accuracy_m: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e7)] | None = None
+    """Radius of the fix in metres, when the device knows it."""
+
+
 class CommandResult(_Body):
     """A device's answer to one command; sending the same result twice changes nothing."""
 
     command_id: CommandId
     outcome: CommandOutcome
     detail: LongText = ""
-    location: Annotated[dict[str, float], Field(max_length=4)] | None = None
+    location: Location | None = None
     """Only for lost mode: ``{"lat": .., "lon": .., "accuracy_m": ..}``."""
 
 
 class CheckinRequest(_Body):
     """Periodic report; ``sequence`` increases by one per check-in so a replay is recognised."""
 
-    sequence: Annotated[int, Field(ge=0)]
+    sequence: Annotated[int, Field(ge=0, le=2**53 - 1)]  # fits the store's 64-bit integer, exact in JSON
     sent_at: dt.datetime
     inventory: Inventory
     results: Annotated[list[CommandResult], Field(max_length=100)] = []

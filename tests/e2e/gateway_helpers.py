@@ -20,6 +20,7 @@ from mdm_desktop.app import AppContext
 from mdm_desktop.domain.devices import Ownership
 from mdm_desktop.gateway.runner import GatewayServer, GatewayStatus
 from mdm_desktop.services.dto import SessionInfo
+from mdm_desktop.wire.v1 import notice_sha256
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,22 @@ def make_token(ctx: AppContext, admin: SessionInfo, status: GatewayStatus, uses:
 
 
 def enrol(
-    status: GatewayStatus, ca_pem: str, token: str, folder: Path, name: str = "Ward laptop 1"
+    status: GatewayStatus,
+    ca_pem: str,
+    token: str,
+    folder: Path,
+    name: str = "Ward laptop 1",
+    *,
+    accept_notice: str | None = notice_sha256(),
 ) -> tuple[httpx.Response, EnrolledDevice | None]:
-    """Enrol a new device over HTTPS; return the response and, on success, the device's files."""
+    """Enrol a new device over HTTPS (accepting the BYOD notice unless ``accept_notice`` says otherwise);
+    return the response and, on success, the device's files."""
     key = new_key()
+    body = {"token": token, "csr_pem": csr_pem(key), "inventory": inventory(name)}
+    if accept_notice is not None:
+        body["byod_notice_accepted"] = accept_notice
     with client(status, ca_pem) as http:
-        response = http.post("/v1/enroll", json={"token": token, "csr_pem": csr_pem(key), "inventory": inventory(name)})
+        response = http.post("/v1/enroll", json=body)
     if response.status_code != 200:
         return response, None
     body = response.json()

@@ -15,11 +15,14 @@ from mdm_desktop.gui.panes.catalog_pane import CatalogPane
 from mdm_desktop.gui.panes.commands_pane import CommandsPane
 from mdm_desktop.gui.panes.dashboard_pane import DashboardPane
 from mdm_desktop.gui.panes.devices_pane import DevicesPane
+from mdm_desktop.gui.panes.exceptions_pane import ExceptionsPane
+from mdm_desktop.gui.panes.gateway_page import GatewayPane
 from mdm_desktop.gui.panes.policies_pane import PoliciesPane
 from mdm_desktop.gui.panes.settings_pane import SettingsPane
 from mdm_desktop.gui.panes.users_pane import UsersPane
 from mdm_desktop.gui.resources import icon, icon_names, stylesheet
 from mdm_desktop.services.dto import DeviceQuery, SessionInfo
+from tests.conftest import sign_in_admin
 from tests.gui.fleet import Fleet, populate
 
 WAIT = 10_000
@@ -30,11 +33,13 @@ PANE_TYPES = (
     AuditPane,
     DashboardPane,
     CommandsPane,
+    ExceptionsPane,
     UsersPane,
     AccessRequestsPane,
     SettingsPane,
+    GatewayPane,
 )
-"""An administrator's panes (the last three are shown only to those who may read them)."""
+"""An administrator's panes (the last four are shown only to those who may read them)."""
 
 
 def open_window(qtbot, ctx: AppContext, session: SessionInfo, settings: QSettings) -> MainWindow:
@@ -67,9 +72,11 @@ def test_every_navigation_entry_switches_pane(qtbot, window: MainWindow) -> None
         "Audit log",
         "Dashboard",
         "Commands",
+        "Exceptions",
         "Users",
         "Access requests",
         "Security",
+        "Gateway",
     ]
     for i, pane_type in enumerate(PANE_TYPES):
         window.navigation.setCurrentRow(i)
@@ -139,7 +146,7 @@ def test_geometry_and_view_state_are_remembered(
     assert settings.value(f"{SETTINGS_GROUP}/state")
     assert settings.value("devices/header")  # each pane's save_state() ran on close
 
-    second = open_window(qtbot, sqlite_ctx, admin_session, settings)
+    second = open_window(qtbot, sqlite_ctx, sign_in_admin(sqlite_ctx), settings)  # closing signed the first out
     # The offscreen screen is 800x800, so Qt clamps the restored width to the screen (and the
     # window's minimum width); the height fits and comes back exactly, not the default 900.
     assert second.height() == 700

@@ -329,10 +329,10 @@ def test_roles_tab_lists_built_in_and_custom_roles_with_user_counts(pane: UsersP
         for r in range(pane.role_model.rowCount())
     ]
     assert rows[:4] == [
-        ["Administrator", "Built-in", "19", "2"],
+        ["Administrator", "Built-in", "20", "2"],
         ["IT technician", "Built-in", "11", "2"],
         ["Helpdesk", "Built-in", "5", "4"],
-        ["Security officer", "Built-in", "10", "2"],
+        ["Security officer", "Built-in", "11", "2"],
     ]
     assert ["Compliance reader", "Custom", "5", "1"] in rows
     pane.select_role_named("Compliance reader")

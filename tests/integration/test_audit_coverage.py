@@ -20,18 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import MetaData, delete, select, update
 
 from mdm_desktop.app import AppContext
 from mdm_desktop.domain.accounts import Permission, Principal, Role
 from mdm_desktop.domain.audit import Outcome
 from mdm_desktop.domain.commands import CommandType
-from mdm_desktop.domain.devices import Platform
+from mdm_desktop.domain.devices import Ownership, Platform
 from mdm_desktop.domain.errors import PermissionDeniedError
 from mdm_desktop.domain.policy_baselines import find_baseline
 from mdm_desktop.exports.report import PolicySource
 from mdm_desktop.exports.settings_json import build_settings_json
 from mdm_desktop.security import totp
+from mdm_desktop.security.ca import der_fingerprint
 from mdm_desktop.services import command_settings
 from mdm_desktop.services.audit_log import AuditChainError
 from mdm_desktop.services.command_dto import ExpiryResult, SendResult
@@ -39,7 +42,8 @@ from mdm_desktop.services.command_settings import CommandSettings
 from mdm_desktop.services.dto import DemoResult, SessionInfo
 from mdm_desktop.services.operations import Operation, registered_operations
 from mdm_desktop.store.repositories import commands as command_repo
-from mdm_desktop.store.schema import AccessRequest, AuditEntry, AuditHead, DeviceCommand, User
+from mdm_desktop.store.schema import AccessRequest, AuditEntry, AuditHead, Device, DeviceCommand, User
+from mdm_desktop.wire.v1 import CommandOutcome, CommandResult, EnrollRequest
 from tests.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -51,7 +55,8 @@ from tests.conftest import (
     step_up_admin,
     totp_code,
 )
-from tests.integration.fixtures_data import DeviceSpec, add_devices, add_groups
+from tests.e2e.gateway_helpers import csr_pem, inventory, new_key
+from tests.integration.fixtures_data import DeviceSpec, add_catalog_app, add_devices, add_groups
 
 NEW_PASSWORD = "quiet lantern orbits gently 58"
 GRANT_MINUTES = 240
@@ -327,6 +332,12 @@ def _export_policy(env: Env, actor: Principal | None) -> Call:
     return lambda: env.ctx.services.policy_exports.export(who, policy_id, "android", path)
 
 
+def _compliance_report(env: Env, actor: Principal | None) -> Call:
+    who = actor or env.admin
+    path = env.tmp / f"{env.name('report')}.csv"
+    return lambda: env.ctx.services.compliance_report.export(who, path)
+
+
 def _import_policy(env: Env, actor: Principal | None) -> Call:
     who = actor or env.admin
     source = PolicySource("f00d", env.name("imported"), 1)
@@ -351,6 +362,18 @@ def _assign(env: Env, actor: Principal | None) -> Call:
     group_id = env.group()
     who = actor or env.admin
     return lambda: env.ctx.services.policies.assign(who, version.id, group_id)
+
+
+def _reevaluate(env: Env, actor: Principal | None) -> Call:
+    who = actor or env.admin
+    return lambda: env.ctx.services.compliance_engine.reevaluate(who)
+
+
+def _unassign(env: Env, actor: Principal | None) -> Call:
+    version = env.ctx.services.policies.publish(env.admin, env.policy())
+    assignment = env.ctx.services.policies.assign(env.admin, version.id, env.group())
+    who = actor or env.admin
+    return lambda: env.ctx.services.policies.unassign(who, assignment.id)
 
 
 def _view_identifiers(env: Env, actor: Principal | None) -> Call:
@@ -474,11 +497,138 @@ def _command_location(env: Env, actor: Principal | None) -> Call:
     return lambda: env.ctx.services.commands.lost_location(who, device)
 
 
+def _device_result(env: Env, actor: Principal | None) -> Call:
+    """A command delivered to an enrolled device; the call is the device reporting its result."""
+    services = env.ctx.services
+    issued = services.enrollment.create_token(
+        env.admin,
+        group_id=None,
+        uses=1,
+        lifetime=dt.timedelta(hours=1),
+        ownership=Ownership.CORPORATE,
+        server_url="https://127.0.0.1:8443",
+    )
+    request = EnrollRequest.model_validate(
+        {"token": issued.token, "csr_pem": csr_pem(new_key()), "inventory": inventory(env.name("laptop"))}
+    )
+    enrolled = services.enrollment.enrol(request)
+    with env.ctx.uow() as uow:
+        device = int(uow.session.scalars(select(Device.id).where(Device.uid == enrolled.device_id)).one())
+    sent = services.commands.send(env.admin, [device], CommandType.REFRESH_INVENTORY)
+    with env.ctx.uow(write=True) as uow:
+        command_repo.claim_pending(uow, device, dt.datetime.now(dt.UTC))
+        uow.commit()
+    der = x509.load_pem_x509_certificate(enrolled.certificate_pem.encode()).public_bytes(Encoding.DER)
+    uid = sent.commands[0].uid
+    result = CommandResult(command_id=uid, outcome=CommandOutcome.ACKNOWLEDGED, detail="inventory sent")
+    return lambda: services.checkin.record_result(der_fingerprint(der), uid, result, peer="127.0.0.1")
+
+
+def _escalate(env: Env, actor: Principal | None) -> Call:
+    """A rule failing for an hour on a device without a policy: the default ladder notifies."""
+    from mdm_desktop.store.schema import DeviceRuleState
+
+    device = _device(env)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    with env.ctx.uow(write=True) as uow:
+        uow.session.add(
+            DeviceRuleState(
+                device_id=device, rule_id="health.compromised", status="failing", failing_since=since,
+                detail="The device is rooted.", evaluated_at=since,
+            )
+        )  # fmt: skip
+        uow.commit()
+    return lambda: env.ctx.services.escalation.run(actor)
+
+
+def _exception(env: Env, *, approved: bool = False) -> int:
+    """An exception requested by the administrator (approved by a security officer when asked)."""
+    svc = env.ctx.services.exceptions
+    until = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    info = svc.request(
+        env.admin, rule_id="health.os", reason="Vendor update pending", until=until, device_id=_device(env)
+    )
+    if approved:
+        svc.approve(env.enrolled(Role.SECURITY_OFFICER).principal, info.id, "Accepted")
+    return info.id
+
+
+def _exception_request(env: Env, actor: Principal | None) -> Call:
+    device = _device(env)
+    who = actor or env.admin
+    until = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    return lambda: env.ctx.services.exceptions.request(
+        who, rule_id="health.os", reason="Vendor update pending", until=until, device_id=device
+    )
+
+
+def _exception_decision(name: str, *, approved: bool = False) -> Recipe:
+    def recipe(env: Env, actor: Principal | None) -> Call:
+        exception_id = _exception(env, approved=approved)
+        who = actor or env.enrolled(Role.SECURITY_OFFICER).principal
+        return lambda: getattr(env.ctx.services.exceptions, name)(who, exception_id, "Checked")
+
+    return recipe
+
+
+GATEWAY_URL = "https://127.0.0.1:8443"
+
+
+def _with_site_ca(env: Env) -> Any:
+    """The enrolment service with the site CA made (its creation is audited once, outside the measure)."""
+    enrollment = env.ctx.services.enrollment
+    enrollment.authority()
+    return enrollment
+
+
+def _gateway_start(env: Env, actor: Principal | None) -> Call:
+    enrollment, who = _with_site_ca(env), actor or env.admin
+    return lambda: enrollment.record_gateway_start(GATEWAY_URL, ("127.0.0.1",), actor=who)
+
+
+def _gateway_stop(env: Env, actor: Principal | None) -> Call:
+    enrollment, who = _with_site_ca(env), actor or env.admin
+    return lambda: enrollment.record_gateway_stop(GATEWAY_URL, actor=who)
+
+
+def _new_token(env: Env, who: Principal) -> Any:
+    return _with_site_ca(env).create_token(
+        who,
+        group_id=None,
+        uses=1,
+        lifetime=dt.timedelta(hours=1),
+        ownership=Ownership.CORPORATE,
+        server_url=GATEWAY_URL,
+    )
+
+
+def _token_create(env: Env, actor: Principal | None) -> Call:
+    _with_site_ca(env)
+    who = actor or env.admin
+    return lambda: _new_token(env, who)
+
+
+def _token_revoke(env: Env, actor: Principal | None) -> Call:
+    uid = _new_token(env, env.admin).info.uid
+    who = actor or env.admin
+    return lambda: env.ctx.services.enrollment.revoke_token(who, uid)
+
+
+def _catalog_build(env: Env, actor: Principal | None) -> Call:
+    app_id = add_catalog_app(env.ctx, env.name("app"), env.name("org.clinic.app"), Platform.WINDOWS, [])
+    file = env.tmp / f"{env.name('build')}.msix"
+    file.write_bytes(b"MSIX package bytes " * 100)
+    who = actor or env.admin
+    return lambda: env.ctx.services.catalog.add_build(who, app_id, file, "1.0")
+
+
 RECIPES: dict[str, Recipe] = {
     # The first two need the store as it is when opened: no account, no device.
     "users.create_first_admin": _first_admin,
     "demo.generate": _demo,
     "auth.sign_in": _sign_in,
+    "device.command_result": _device_result,
+    "catalog.build_added": _catalog_build,
     "auth.break_glass": _break_glass,
     "auth.break_glass_review": _break_glass_review,
     "auth.totp_enrolment_started": _totp_begin,
@@ -514,10 +664,12 @@ RECIPES: dict[str, Recipe] = {
     "policies.create": _create_policy,
     "policies.create_from_baseline": _create_from_baseline,
     "policies.export": _export_policy,
+    "compliance.report_exported": _compliance_report,
     "policies.import": _import_policy,
     "policies.update_draft": _update_draft,
     "policies.publish": _publish,
     "policies.assign": _assign,
+    "policies.unassign": _unassign,
     "devices.view_identifiers": _view_identifiers,
     "audit.verify": _verify,
     "audit.checkpoint": _checkpoint,
@@ -532,10 +684,21 @@ RECIPES: dict[str, Recipe] = {
     "commands.settings": _command_settings,
     "commands.resume": _command_resume,
     "commands.view_location": _command_location,
+    "compliance.escalate": _escalate,
+    "compliance.exception_requested": _exception_request,
+    "compliance.exception_approved": _exception_decision("approve"),
+    "compliance.exception_rejected": _exception_decision("reject"),
+    "compliance.exception_revoked": _exception_decision("revoke", approved=True),
+    "compliance.reevaluate": _reevaluate,
+    "gateway.started": _gateway_start,
+    "gateway.stopped": _gateway_stop,
+    "enrollment.token_created": _token_create,
+    "enrollment.token_revoked": _token_revoke,
     "audit.prune": _prune,  # keep last (it moves the clock on)
 }
 
 BATCH_ENTRIES: dict[str, Callable[[object], int]] = {
+    "compliance.escalate": lambda run: getattr(run, "audit_entries", -1),
     "commands.send": lambda sent: len(sent.commands) + 1 if isinstance(sent, SendResult) else -1,
     "commands.approve": lambda sent: len(sent.commands) + 1 if isinstance(sent, SendResult) else -1,
     "commands.expire": lambda swept: swept.audit_entries if isinstance(swept, ExpiryResult) else -1,
@@ -556,6 +719,7 @@ NOT_PERMISSION_GATED: dict[str, str] = {
     "auth.sign_out": "the signed-in user's own session",
     "auth.step_up": "the signed-in user's own session; failures are audited as failed",
     "access.expired": "the clock ends grants (a system sweep)",
+    "device.command_result": "a device's own command, authenticated by its client certificate",
 }
 """Operations whose refusals are not a permission check, and why."""
 

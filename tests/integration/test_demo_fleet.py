@@ -12,21 +12,29 @@ from sqlalchemy import func, select, text
 
 from mdm_desktop.app import AppContext, open_app
 from mdm_desktop.domain.audit import HASH_V2
+from mdm_desktop.domain.compliance_exceptions import exception_status
 from mdm_desktop.domain.devices import ComplianceState, LifecycleStatus, Platform
 from mdm_desktop.domain.errors import AuthenticationError, ConflictError, ValidationError
 from mdm_desktop.security import totp
 from mdm_desktop.security.keyring import load_or_create_kek
 from mdm_desktop.services.audit_chain import verify_chain
 from mdm_desktop.services.audit_log import AuditLog
+from mdm_desktop.services.compliance_engine import reevaluate_scope
+from mdm_desktop.services.demo_compliance import TREND_DAYS
 from mdm_desktop.services.demo_fleet import DemoFleetService
 from mdm_desktop.services.dto import DemoResult, DeviceQuery
 from mdm_desktop.store.keys import load_or_create_store_keys
 from mdm_desktop.store.schema import (
     AuditEntry,
     CatalogAppVersion,
+    ComplianceException,
+    ComplianceRuleSnapshot,
+    ComplianceSnapshot,
     Device,
     DeviceCommand,
     DeviceGroup,
+    DeviceRuleState,
+    EscalationStep,
     InstalledApp,
     Policy,
     PolicyAssignment,
@@ -88,9 +96,12 @@ def test_fills_a_realistic_clinic(filled: tuple[AppContext, DemoResult, bytes]) 
         stale = NOW - dt.timedelta(days=14)
         assert s.scalar(select(func.count()).where(Device.last_checkin_at < stale)) > 0
         assert s.scalar(select(func.count()).where(Device.ownership == "byod")) > 0
-        # Every non-compliant device says why.
+        # Every non-compliant device says why; a compliant one mentions only its exemptions.
         for state, reasons in s.execute(select(Device.compliance_state, Device.compliance_reasons)):
-            assert bool(reasons) == (state != ComplianceState.COMPLIANT.value)
+            if state == ComplianceState.COMPLIANT.value:
+                assert all(r.startswith("Exempt until") for r in reasons)
+            else:
+                assert reasons
         assert s.scalar(select(func.count(DeviceGroup.id))) == result.group_count == 11
         assert s.scalar(select(func.count(InstalledApp.id))) > DEVICES * 2
         commands = set(s.scalars(select(DeviceCommand.status).distinct()))
@@ -106,6 +117,67 @@ def test_fills_a_realistic_clinic(filled: tuple[AppContext, DemoResult, bytes]) 
         assert roles == {"administrator", "it_technician", "helpdesk", "security_officer"}
         # The printed passwords were set by the fill: the Users pane shows when, not "unknown".
         assert set(s.scalars(select(User.password_changed_at))) == {NOW}
+
+
+def test_compliance_comes_from_the_engine_with_history(filled: tuple[AppContext, DemoResult, bytes]) -> None:
+    """States are the engine's, with rule states, exceptions, escalation and 90 days of trend ending today."""
+    ctx, _result, _key = filled
+    with ctx.uow(write=True) as uow:
+        s = uow.session
+        again = reevaluate_scope(s, NOW)
+        assert again.devices > 0
+        assert again.changed == 0  # the stored states are exactly what the engine computes
+    with ctx.uow() as uow:
+        s = uow.session
+        failing = (
+            s.execute(select(DeviceRuleState.failing_since).where(DeviceRuleState.status == "failing")).scalars().all()
+        )
+        assert failing
+        assert all(f is not None and NOW - dt.timedelta(days=61) <= f <= NOW for f in failing)
+        assert min(failing) < NOW - dt.timedelta(days=7)  # some failures are old enough to have escalated
+        assert s.scalar(select(func.count()).where(DeviceRuleState.status == "exempt")) > 0
+        exceptions = s.scalars(select(ComplianceException)).all()
+        statuses = Counter(
+            exception_status(approved_at=e.approved_at, revoked_at=e.revoked_at, valid_until=e.valid_until, now=NOW)
+            for e in exceptions
+        )
+        assert statuses == {"pending": 1, "active": 2, "expired": 1}
+        assert sum(e.group_id is not None for e in exceptions) == 1
+        steps = Counter(s.scalars(select(EscalationStep.step)).all())
+        assert steps["notify"] > 0
+        assert steps["quarantine"] > 0
+        quarantined = set(s.scalars(select(Device.id).where(Device.quarantined_at.is_not(None))))
+        with_step = set(s.scalars(select(EscalationStep.device_id).where(EscalationStep.step == "quarantine")))
+        assert quarantined == with_step
+        days = sorted(set(s.scalars(select(ComplianceSnapshot.day))))
+        assert len(days) == TREND_DAYS
+        assert days[-1] == NOW.date()
+        assert days[0] == NOW.date() - dt.timedelta(days=TREND_DAYS - 1)
+        today = dict(
+            s.execute(
+                select(ComplianceSnapshot.state, func.sum(ComplianceSnapshot.devices))
+                .where(ComplianceSnapshot.day == NOW.date())
+                .group_by(ComplianceSnapshot.state)
+            ).all()
+        )
+        live = dict(
+            s.execute(
+                select(Device.compliance_state, func.count())
+                .where(Device.status.not_in(("retired", "wiped")))
+                .group_by(Device.compliance_state)
+            ).all()
+        )
+        assert today == live
+        oldest = dict(
+            s.execute(
+                select(ComplianceSnapshot.state, func.sum(ComplianceSnapshot.devices))
+                .where(ComplianceSnapshot.day == days[0])
+                .group_by(ComplianceSnapshot.state)
+            ).all()
+        )
+        assert 0 < sum(oldest.values()) <= sum(today.values())
+        rule_days = set(s.scalars(select(ComplianceRuleSnapshot.day)))
+        assert len(rule_days) == TREND_DAYS
 
 
 def test_administrator_can_sign_in_and_read_the_fleet(filled: tuple[AppContext, DemoResult, bytes]) -> None:

@@ -150,6 +150,20 @@ class World:
 Call = Callable[[World, Principal], Any]
 
 
+def _exception(w: World, *, approved: bool = False, by: str = "it_technician") -> int:
+    """An exception of the world's device, requested by ``by`` (approved by the security officer)."""
+    svc = w.stack.ctx.services.exceptions
+    until = w.stack.clock().date() + dt.timedelta(days=30)
+    tech = w.sessions[by]
+    info = svc.request(
+        tech.principal, rule_id=w.name("health"), reason="Vendor patch", until=until, device_id=w.device_id
+    )
+    if approved:
+        w.stack.step_up(w.sessions["security_officer"])
+        svc.approve(w.sessions["security_officer"].principal, info.id)
+    return info.id
+
+
 @dataclass(frozen=True)
 class Operation:
     action: str
@@ -259,6 +273,36 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("policies.list", Permission.POLICIES_READ, lambda w, p: w.policies.list_policies(p)),
     Operation("policies.create", Permission.POLICIES_WRITE, lambda w, p: w.policies.create_policy(p, w.name("Policy"))),
     Operation("catalog.list", Permission.CATALOG_READ, lambda w, p: w.catalog.list_apps(p)),
+    # compliance exceptions
+    Operation(
+        "compliance.exception_requested",
+        Permission.POLICIES_WRITE,
+        lambda w, p: w.stack.ctx.services.exceptions.request(
+            p, rule_id=w.name("health"), reason="Vendor patch", until=w.stack.clock().date(), device_id=w.device_id
+        ),
+    ),
+    Operation(
+        "compliance.exception_approved",
+        Permission.COMPLIANCE_EXCEPTIONS_APPROVE,
+        lambda w, p: w.stack.ctx.services.exceptions.approve(p, _exception(w)),
+    ),
+    Operation(
+        "compliance.exception_rejected",
+        Permission.COMPLIANCE_EXCEPTIONS_APPROVE,
+        lambda w, p: w.stack.ctx.services.exceptions.reject(p, _exception(w), "no"),
+    ),
+    Operation(
+        "compliance.exception_revoked",
+        Permission.COMPLIANCE_EXCEPTIONS_APPROVE,
+        lambda w, p: w.stack.ctx.services.exceptions.revoke(
+            p, _exception(w, approved=True, by="administrator"), "done"
+        ),
+    ),
+    Operation(
+        "compliance.exceptions_list",
+        Permission.POLICIES_READ,
+        lambda w, p: w.stack.ctx.services.exceptions.list_exceptions(p),
+    ),
 )
 
 ROLES: tuple[str, ...] = (*(r.value for r in Role if r is not Role.CUSTOM), "custom")

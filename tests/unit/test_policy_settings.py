@@ -25,6 +25,7 @@ from mdm_desktop.domain.policy_settings import (
     WifiSecurity,
     at_least_as_restrictive,
     check_settings,
+    ladder_problems,
     merge_settings,
     parse_settings,
 )
@@ -201,7 +202,9 @@ def test_old_keys_are_migrated_and_unknown_groups_kept() -> None:
     assert s.containerisation.work_profile_required is True
     assert s.data_transfer.managed_to_unmanaged_paste is False
     assert s.data_transfer.managed_open_in_unmanaged is False
-    assert dict(s.extra).keys() == {"encryption.windows", "escalation", "restrictions", "scope"}
+    assert dict(s.extra).keys() == {"encryption.windows", "restrictions", "scope"}
+    assert (s.escalation.notify_after_hours, s.escalation.quarantine_after_days) == (0, 7)
+    assert any("'escalation.notify_after_days' is now" in n for n in result.notes)
     assert any("'integrity.allow_compromised' is now" in n for n in result.notes)
     again = s.to_dict()
     assert again["scope"] == old["scope"]
@@ -281,7 +284,10 @@ def valid_settings(draw: st.DrawFn) -> PolicySettings:
         fixes["software_updates.required_by"] = None
     if not s.software_updates.auto_install:
         fixes["software_updates.install_window"] = None
-    extra = draw(st.sampled_from([(), (("escalation", '{"wipe_after_days": 30}'), ("scope", '["ios"]'))]))
+    if ladder_problems(s.escalation):
+        fixes.update({"escalation.notify_after_hours": 0, "escalation.lock_after_days": None})
+        fixes["escalation.wipe_after_days"] = None
+    extra = draw(st.sampled_from([(), (("lost_mode", '{"location": true}'), ("scope", '["ios"]'))]))
     return dataclasses.replace(s.with_values(fixes), extra=extra)
 
 

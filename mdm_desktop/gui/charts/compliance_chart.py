@@ -30,7 +30,7 @@ class ComplianceChart(ChartCanvas):
         self.style_axes(grid_axis="x")
         top = max(counts) if counts else 0
         ax.set_xlim(0, max(1, top) * 1.28)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))  # at 1400 px wide more ticks overlap
         total = summary.total_devices
         for bar, state, n in zip(bars, states, counts, strict=True):
             self.register(bar, DeviceQuery(compliance=frozenset({state})), state.label)

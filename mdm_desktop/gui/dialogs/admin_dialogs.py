@@ -50,7 +50,7 @@ RoleRef = Role | int
 PERMISSION_GROUPS: tuple[tuple[str, tuple[Permission, ...]], ...] = (
     ("Devices", (Permission.DEVICES_READ, Permission.DEVICES_READ_IDENTIFIERS, Permission.DEVICES_WRITE)),
     ("Commands", (Permission.COMMANDS_SEND, Permission.COMMANDS_SEND_DESTRUCTIVE, Permission.COMMANDS_APPROVE)),
-    ("Policies", (Permission.POLICIES_READ, Permission.POLICIES_WRITE)),
+    ("Policies", (Permission.POLICIES_READ, Permission.POLICIES_WRITE, Permission.COMPLIANCE_EXCEPTIONS_APPROVE)),
     ("App catalog", (Permission.CATALOG_READ, Permission.CATALOG_WRITE)),
     ("Audit and reports", (Permission.AUDIT_READ, Permission.REPORTS_READ)),
     (

@@ -180,6 +180,8 @@ class KeysetTableModel(RowTableModel[RowT], Generic[RowT, CursorT, QueryT]):
         self._exhausted = page.next_cursor is None
         if page.rows:
             first = len(self._rows)
+            if first == 0:
+                self._prepare_cells(0, page.rows)  # the page the view is about to paint
             self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)
             self._rows.extend(page.rows)
             self.endInsertRows()

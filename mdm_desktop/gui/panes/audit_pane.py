@@ -49,6 +49,7 @@ from mdm_desktop.gui.panes.audit_chain_widgets import (
     reveal,
     save_last_verification,
 )
+from mdm_desktop.gui.panes.audit_export_dialog import EXPORT_SHORTCUT, AuditExportDialog
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
@@ -133,6 +134,8 @@ class AuditPane(Pane):
     """A checkpoint was signed (the :class:`AuditCheckpoint`), before the save dialog."""
     checkpoint_saved = Signal(str)
     """The checkpoint file was written (its path)."""
+    export_dialog_opened = Signal(object)
+    """The Export dialog (an :class:`AuditExportDialog`) was opened for the current filter."""
 
     def __init__(self, ctx: PaneContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -161,6 +164,7 @@ class AuditPane(Pane):
         top.addSpacing(12)
         top.addWidget(self.count_label)
         top.addStretch(1)
+        top.addWidget(self.export_button)
         top.addWidget(self.checkpoint_button)
         top.addWidget(self.verify_button)
         top.addWidget(self.refresh_button)
@@ -238,9 +242,9 @@ class AuditPane(Pane):
         self.stack.addWidget(self.refused)
         self.stack.setCurrentWidget(content if self.allowed else self.refused)
         self.refresh_button.setEnabled(self.allowed)
-        for action in (self.verify_action, self.checkpoint_action):
+        for action in (self.verify_action, self.checkpoint_action, self.export_action):
             action.setEnabled(self.allowed)
-        for button in (self.verify_button, self.checkpoint_button):
+        for button in (self.verify_button, self.checkpoint_button, self.export_button):
             button.setVisible(self.allowed)
         self.chain_row.setVisible(self.allowed)
 
@@ -271,7 +275,18 @@ class AuditPane(Pane):
         self.checkpoint_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.checkpoint_action.setToolTip("Sign the audit trail as it stands and save the checkpoint to a file")
         self.checkpoint_action.triggered.connect(self.make_checkpoint)
-        self.addActions([self.verify_action, self.checkpoint_action])
+        self.export_action = QAction("&Export…", self)
+        self.export_action.setShortcut(QKeySequence(EXPORT_SHORTCUT))
+        self.export_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.export_action.setToolTip("Export the filtered time range with a signature anyone can check offline")
+        self.export_action.triggered.connect(self.export_entries)
+        self.addActions([self.verify_action, self.checkpoint_action, self.export_action])
+        self.export_button = QPushButton("Export…")
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setToolTip(
+            f"Export the filtered time range as CSV or JSON Lines, signed ({EXPORT_SHORTCUT})"
+        )
+        self.export_button.clicked.connect(self.export_action.trigger)
         self.verify_button = QPushButton(icon("audit"), "Verify now")
         self.verify_button.setObjectName("verifyButton")
         self.verify_button.setToolTip(f"Check every entry of the audit trail ({VERIFY_SHORTCUT})")
@@ -459,6 +474,19 @@ class AuditPane(Pane):
         self._note(f"Checkpoint saved to {path}. Keep a copy off this computer.")
         self.checkpoint_saved.emit(str(path))
 
+    def export_entries(self) -> AuditExportDialog | None:
+        """Open the Export dialog for the filter bar's time range (``None`` when the filter is not valid)."""
+        if not self.allowed:
+            return None
+        query = self.current_query()
+        if query is None:
+            return None
+        dialog = AuditExportDialog(self.ctx, query, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.export_dialog_opened.emit(dialog)
+        return dialog
+
     def choose_checkpoint_file(self, suggested: str) -> str:
         """Ask where to save a checkpoint; ``""`` when the person declines."""
         chosen, _filter = QFileDialog.getSaveFileName(
@@ -486,6 +514,12 @@ class AuditPane(Pane):
         self.search_hint.setObjectName("mutedText")
         self.search_hint.setTextFormat(Qt.TextFormat.PlainText)
         self.search_hint.hide()
+        self.by_value_check = QCheckBox("By identifier")
+        self.by_value_check.setToolTip(
+            "Find the entries that recorded this serial number, hardware id or staff name. The log keeps such"
+            " values only as keyed hashes, so type the whole value (any case)."
+        )
+        self.by_value_check.toggled.connect(self._search_mode_changed)
 
         self.action_combo = QComboBox()
         self.action_combo.setEditable(True)
@@ -537,6 +571,7 @@ class AuditPane(Pane):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(6)
         layout.addWidget(self.search_edit, 3)
+        layout.addWidget(self.by_value_check)
         layout.addWidget(self.action_combo, 2)
         layout.addWidget(self.outcome_combo)
         layout.addWidget(self.actor_combo, 1)
@@ -566,11 +601,20 @@ class AuditPane(Pane):
             action=self.action_combo.currentText().strip(),
             outcome=Outcome(outcome) if outcome else None,
             text=self.search_text(),
+            value=self.search_value(),
         )
+
+    def search_value(self) -> str:
+        """The search box's text when 'By identifier' is checked (the service hashes it), else ``""``."""
+        return " ".join(self.search_edit.text().split()) if self.by_value_check.isChecked() else ""
+
+    def _search_mode_changed(self, by_value: bool) -> None:
+        self.search_edit.setPlaceholderText("Serial, hardware id or staff name" if by_value else "Search the log")
+        self._schedule()
 
     def search_text(self) -> str:
         """The search box's text when it is long enough to search (else ``""``, with an inline hint)."""
-        typed = " ".join(self.search_edit.text().split())
+        typed = "" if self.by_value_check.isChecked() else " ".join(self.search_edit.text().split())
         short = 0 < len(typed) < SEARCH_MIN_CHARS
         self.search_hint.setVisible(short)
         return "" if short else typed
@@ -601,6 +645,7 @@ class AuditPane(Pane):
             widget.blockSignals(False)
         self.from_check.setChecked(False)
         self.to_check.setChecked(False)
+        self.by_value_check.setChecked(False)
         self.apply_filters()
 
     # ---- loading ------------------------------------------------------------------------------

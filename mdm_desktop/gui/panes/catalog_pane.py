@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mdm_desktop.domain.accounts import Permission
 from mdm_desktop.gui.models.catalog_model import COLUMNS, SORT_ROLE, CatalogModel, plural
 from mdm_desktop.gui.models.device_table_model import format_local_time
 from mdm_desktop.gui.panes.base import Pane, PaneContext
+from mdm_desktop.gui.panes.catalog_add_build import AddBuildDialog
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
-from mdm_desktop.services.dto import CatalogAppDetail, CatalogAppSummary
+from mdm_desktop.services.dto import CatalogAppDetail, CatalogAppSummary, CatalogAppVersionInfo
 
 VERSION_COLUMNS = ("Version", "Added", "Size", "File name", "SHA-256")
 
@@ -64,6 +66,7 @@ class CatalogPane(Pane):
 
         heading = plain_label(self.title, "paneTitle")
         self.count_label = plain_label("", "resultCount")
+        self.notice_label = plain_label("", "mutedText")
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter by name, identifier or publisher")
         self.filter_edit.setClearButtonEnabled(True)
@@ -71,12 +74,25 @@ class CatalogPane(Pane):
         self.filter_edit.setMinimumWidth(320)
         self.refresh_button = QPushButton(icon("refresh"), "Refresh")
         self.refresh_button.clicked.connect(self.refresh)
+        self.may_add_builds = ctx.session.principal.can(Permission.CATALOG_WRITE)
+        self.add_build_button = QPushButton("Add build…")
+        self.add_build_button.setObjectName("addBuildButton")
+        self.add_build_button.setToolTip(
+            "Store an installer file as a new version of the selected app"
+            if self.may_add_builds
+            else "Your role may not change the app catalog"
+        )
+        self.add_build_button.setEnabled(False)
+        self.add_build_button.clicked.connect(self.open_add_build)
         top = QHBoxLayout()
         top.addWidget(heading)
         top.addSpacing(12)
         top.addWidget(self.count_label)
+        top.addSpacing(12)
+        top.addWidget(self.notice_label)
         top.addStretch(1)
         top.addWidget(self.filter_edit)
+        top.addWidget(self.add_build_button)
         top.addWidget(self.refresh_button)
 
         self.model = CatalogModel(self)
@@ -261,8 +277,27 @@ class CatalogPane(Pane):
 
     # ---- detail --------------------------------------------------------------------------------
 
+    def open_add_build(self) -> AddBuildDialog | None:
+        """Open the "Add build…" dialog for the selected app (shown non-modal; returned for tests)."""
+        app = self.detail_shown.summary if self.detail_shown is not None else None
+        if app is None or not self.may_add_builds:
+            return None
+        dialog = AddBuildDialog(self.ctx, app, self._build_added, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _build_added(self, info: CatalogAppVersionInfo) -> None:
+        self.notice_label.setText(
+            f"Version {info.version} stored ({human_size(info.size_bytes)}, SHA-256 {info.sha256[:12]}…)."
+        )
+        self.refresh()
+        if self._selected_id is not None:
+            self._load_detail(self._selected_id)
+
     def _show_detail(self, detail: CatalogAppDetail | None) -> None:
         self.detail_shown = detail
+        self.add_build_button.setEnabled(detail is not None and self.may_add_builds)
         self.empty_label.setVisible(detail is None)
         for widget in self._detail_widgets:
             widget.setVisible(detail is not None)

@@ -8,6 +8,8 @@ handler); the service refuses an administrator's own request.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from mdm_desktop.domain.accounts import Permission
-from mdm_desktop.domain.commands import CommandStatus
+from mdm_desktop.domain.commands import CommandStatus, CommandType
 from mdm_desktop.gui.dialogs.command_dialogs import ApprovalDecisionDialog
 from mdm_desktop.gui.dialogs.login_dialog import plain_label
 from mdm_desktop.gui.errors import StepUpCancelledError
@@ -32,6 +34,7 @@ from mdm_desktop.gui.models.commands_model import ApprovalTableModel, CommandTab
 from mdm_desktop.gui.models.device_table_model import format_local_time
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.resources import icon
+from mdm_desktop.gui.widgets.column_fit import TIMESTAMP_SAMPLE, fit_columns
 from mdm_desktop.services.command_dto import (
     ATTENTION_STATUSES,
     OPEN_STATUSES,
@@ -68,6 +71,10 @@ def _table(name: str) -> QTableView:
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     return view
+
+
+def _longest(labels: Iterable[str]) -> str:
+    return max(labels, key=len)
 
 
 class CommandsPane(Pane):
@@ -148,8 +155,14 @@ class CommandsPane(Pane):
         # ---- tables
         self.table = _table("commandTable")
         self.table.setModel(self.model)
-        for i, width in enumerate((170, 120, 100, 130, 90, 130, 130, 220)):
-            self.table.horizontalHeader().resizeSection(i, width)
+        # Device, command, status, queued, by, delivered, completed, reason (the device's answer stretches).
+        command, status = _longest(t.label for t in CommandType), _longest(s.label for s in CommandStatus)
+        stamp = TIMESTAMP_SAMPLE
+        fit_columns(
+            self.table,
+            ("ADM-BYOD-00000", command, status, stamp, "a.lindqvist", stamp, stamp, ""),
+            minimum=(0, 0, 0, 0, 0, 0, 0, 130),
+        )
         self.table.selectionModel().selectionChanged.connect(lambda *_a: self._update_buttons())
         self.empty_hint = plain_label("Nothing pending or failed.", "mutedText")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -163,8 +176,8 @@ class CommandsPane(Pane):
         self.approvals_hint = plain_label("", "mutedText", wrap=True)
         self.approvals_table = _table("approvalTable")
         self.approvals_table.setModel(self.approvals_model)
-        for i, width in enumerate((110, 260, 120, 130, 130, 90)):
-            self.approvals_table.horizontalHeader().resizeSection(i, width)
+        # Command, devices, requested by, requested, expires, status (the reason stretches).
+        fit_columns(self.approvals_table, (command, "", "a.lindqvist", stamp, stamp, status), minimum=(0, 260))
         self.approvals_table.selectionModel().selectionChanged.connect(lambda *_a: self._update_buttons())
         self.approve_button = QPushButton("Approve…")
         self.approve_button.setObjectName("approveRequest")

@@ -29,6 +29,8 @@ from mdm_desktop.gui.charts.palette import COMPLIANCE_COLORS
 from mdm_desktop.gui.charts.platform_chart import PlatformChart
 from mdm_desktop.gui.panes.audit_chain_widgets import ChainWarningBanner
 from mdm_desktop.gui.panes.base import Pane, PaneContext
+from mdm_desktop.gui.panes.compliance_report_button import ComplianceReportButton
+from mdm_desktop.gui.panes.compliance_trend_panel import TrendCharts
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
 from mdm_desktop.services.dto import BreakGlassUseInfo, CheckpointStatus, ComplianceSummary, DeviceQuery
@@ -184,6 +186,13 @@ class DashboardPane(Pane):
         top.addSpacing(12)
         top.addWidget(self.updated_label)
         top.addStretch(1)
+        self.report_button = ComplianceReportButton(self.ctx)
+        self.report_status = QLabel("")
+        self.report_status.setObjectName("mutedText")
+        self.report_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.report_button.status.connect(self.report_status.setText)
+        top.addWidget(self.report_status)
+        top.addWidget(self.report_button)
         top.addWidget(self.refresh_button)
 
         self.total_tile = SummaryTile("Managed devices", DeviceQuery())
@@ -194,6 +203,9 @@ class DashboardPane(Pane):
         self.stale_tile = SummaryTile("No check-in for 14 days", DeviceQuery(stale_days=14))
         self.compromised_tile = SummaryTile("Jailbroken or rooted")
         self.unencrypted_tile = SummaryTile("Storage not encrypted")
+        from mdm_desktop.gui.panes.exception_tile import ExceptionsTile  # issue 7 (imports this module)
+
+        self.exceptions_tile = ExceptionsTile(self.ctx)
         self.tiles = (
             self.total_tile,
             self.compliant_tile,
@@ -201,6 +213,7 @@ class DashboardPane(Pane):
             self.stale_tile,
             self.compromised_tile,
             self.unencrypted_tile,
+            self.exceptions_tile,
         )
         tiles_row = QHBoxLayout()
         tiles_row.setSpacing(10)
@@ -214,9 +227,13 @@ class DashboardPane(Pane):
         self.charts: tuple[ChartCanvas, ...] = (self.compliance_chart, self.platform_chart, self.os_chart)
         grid = QGridLayout()
         grid.setSpacing(10)
+        self.trends = TrendCharts(self.ctx, self)  # issue 7: compliance over time and failures by rule
+        self.trends.rules_chart.query_picked.connect(self.devices_requested)
         grid.addWidget(self._framed(self.compliance_chart), 0, 0)
         grid.addWidget(self._framed(self.platform_chart), 0, 1)
+        grid.addWidget(self.trends.trend_panel(), 0, 2)
         grid.addWidget(self._framed(self.os_chart), 1, 0, 1, 2)
+        grid.addWidget(self.trends.rules_panel(), 1, 2)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
         for chart in self.charts:
@@ -258,6 +275,8 @@ class DashboardPane(Pane):
         )
         self.refresh_banner()
         self.check_audit_chain()
+        self.exceptions_tile.load()
+        self.trends.load()
 
     def check_audit_chain(self) -> None:
         """Once per console session: warn when the audit chain no longer extends this workstation's checkpoint."""

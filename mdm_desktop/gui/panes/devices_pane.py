@@ -13,7 +13,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QByteArray, QItemSelection, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QKeySequence, QShortcut, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -50,8 +50,11 @@ from mdm_desktop.gui.models.device_table_model import (
 from mdm_desktop.gui.models.keyset_table_model import KeysetTableModel
 from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.panes.device_command_actions import DeviceCommandActions, LostLocationNote
+from mdm_desktop.gui.panes.exceptions_pane import DeviceExceptionAction
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
+from mdm_desktop.gui.widgets.column_fit import column_widths
+from mdm_desktop.gui.widgets.rule_outcomes import RuleOutcomeList
 from mdm_desktop.services.dto import DeviceDetail, DeviceQuery, DeviceRow, GroupInfo
 
 SEARCH_DELAY_MS = 300
@@ -78,10 +81,18 @@ def count_text(n: int) -> str:
 
 
 INVENTORY_FIELDS: tuple[tuple[str, ...], ...] = (
-    ("Name", "Platform", "Vendor", "Model", "Serial number"),
-    ("OS version", "OS build", "Security patch", "Firmware", "Hardware ID"),
-    ("Ownership", "Group", "Assigned to", "Status", "Enrolled"),
-    ("Last check-in", "Jailbroken / rooted", "Storage encryption", "Passcode", "Managed container"),
+    ("Name", "Platform", "Vendor", "Model", "Serial number", "Kernel"),
+    ("OS version", "OS build", "Security patch", "Firmware", "Hardware ID", "Last OS update"),
+    ("Ownership", "Group", "Assigned to", "Status", "Enrolled", "Battery"),
+    (
+        "Last check-in",
+        "Jailbroken / rooted",
+        "Storage encryption",
+        "Passcode",
+        "Screen lock",
+        "Firewall",
+        "Managed container",
+    ),
 )
 """Inventory fields of the detail panel, in four columns."""
 
@@ -148,28 +159,14 @@ def _finish_table(view: QTableView, minimum: Iterable[int]) -> None:
 
 
 ROW_HEIGHT = 28
-CELL_PADDING = 26
-"""Room around a cell's text (the style sheet's item padding, the delegate's margins)."""
-HEADER_PADDING = 24
-"""Room around a header's title (the section's padding and the sort arrow)."""
 DOT_WIDTH = 22
 """The compliance column's coloured dot and the space after it."""
 
 
 def device_column_widths(view: QTableView) -> list[int]:
     """Widths of the device table's columns: each fits its title and a wide but usual value in ``view``'s fonts."""
-    view.ensurePolished()
-    cell = view.fontMetrics()
-    bold = QFont(view.horizontalHeader().font())
-    bold.setBold(True)  # the style sheet draws header titles in bold
-    title = QFontMetrics(bold)
-    widths = []
-    for column in COLUMNS:
-        text = cell.horizontalAdvance(column.sample) + CELL_PADDING
-        if column.key == "compliance":
-            text += DOT_WIDTH
-        widths.append(max(text, title.horizontalAdvance(column.title) + HEADER_PADDING))
-    return widths
+    dots = [DOT_WIDTH if column.key == "compliance" else 0 for column in COLUMNS]
+    return column_widths(view, [(column.title, column.sample) for column in COLUMNS], dots)
 
 
 def setup_device_table(view: QTableView) -> None:
@@ -394,6 +391,11 @@ class DeviceDetailPanel(QFrame):
             "Storage encryption": _yes_no(detail.storage_encrypted, "On", "Off"),
             "Passcode": _yes_no(detail.passcode_set, "Set", "Not set"),
             "Managed container": _yes_no(detail.managed_container, "Present", "Absent"),
+            "Kernel": detail.kernel or EMPTY_TEXT,
+            "Last OS update": format_local_time(detail.last_os_update, EMPTY_TEXT),
+            "Battery": f"{detail.battery_percent} %" if detail.battery_percent is not None else EMPTY_TEXT,
+            "Screen lock": _yes_no(detail.screen_lock_enabled, "On", "Off"),
+            "Firewall": _yes_no(detail.firewall_enabled, "On", "Off"),
         }
         for name, label in self._inventory_values.items():
             text = values[name]
@@ -427,6 +429,9 @@ class DeviceDetailPanel(QFrame):
         for i, reason in enumerate(detail.compliance_reasons, start=1):
             label = plain_label(f"• {reason}", "reason", wrap=True, selectable=True)
             self.reasons_layout.insertWidget(i, label)
+        if detail.compliance_rules:  # every rule with its status, in words (issue 7)
+            rules = RuleOutcomeList(detail.compliance_rules)
+            self.reasons_layout.insertWidget(len(detail.compliance_reasons) + 1, rules)
 
     def _fill_commands(self, detail: DeviceDetail) -> None:
         self.commands.removeRows(0, self.commands.rowCount())
@@ -569,6 +574,7 @@ class DevicesPane(Pane):
         self.command_note = plain_label("", "commandNote")
         self.command_actions.message.connect(self.command_note.setText)
         self.command_actions.sent.connect(lambda _result: self._reload_shown_detail())
+        self.exception_action = DeviceExceptionAction(self.ctx, self.command_actions, self)  # issue 7
         header_row.addWidget(self.command_note)
         header_row.addWidget(self.command_actions.button)
         self.lost_location = LostLocationNote(self.ctx, self)

@@ -18,19 +18,19 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
     QTableView,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -39,19 +39,24 @@ from PySide6.QtWidgets import (
 
 from mdm_desktop.domain.accounts import Permission
 from mdm_desktop.domain.devices import Ownership
-from mdm_desktop.domain.errors import ConflictError, NotFoundError, ValidationError
 from mdm_desktop.domain.policy_settings import GROUP_LABELS, SPECS_BY_KEY
 from mdm_desktop.exports.report import ExportFormat
 from mdm_desktop.gui.models.device_table_model import format_local_time
 from mdm_desktop.gui.models.policy_list_model import SORT_ROLE, PolicyListModel
 from mdm_desktop.gui.panes.base import Pane, PaneContext
+from mdm_desktop.gui.panes.policy_assignments import CurrentAssignmentsWidget, EffectiveSettingsDialog
+from mdm_desktop.gui.panes.policy_dialog_base import TaskDialog, fit_columns, make_tree, plain_label
+from mdm_desktop.gui.panes.policy_diff import PolicyDiffDialog
+from mdm_desktop.gui.panes.policy_editor import PolicyEditorDialog
+from mdm_desktop.gui.panes.policy_import_dialog import ImportPolicyDialog
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
+from mdm_desktop.gui.widgets.reevaluation_progress import ReevaluationProgress
 from mdm_desktop.services.dto import GroupInfo, PolicyDetail, PolicySummary
 from mdm_desktop.services.policies import DESCRIPTION_MAX, NAME_MAX, NOTES_MAX, clinic_baseline_settings
 from mdm_desktop.services.policy_exports import PolicyExportResult, SigningRequest, default_file_name
 
-_D = TypeVar("_D", bound="_TaskDialog")
+_D = TypeVar("_D", bound="TaskDialog")
 
 NO_WRITE_TIP = "Your role cannot change policies. Ask an administrator or IT technician."
 
@@ -169,116 +174,10 @@ def fill_settings_tree(
     tree.expandAll()
 
 
-def make_tree(columns: list[str], object_name: str) -> QTreeWidget:
-    """A read-only, flat-looking tree widget with ``columns``."""
-    tree = QTreeWidget()
-    tree.setObjectName(object_name)
-    tree.setColumnCount(len(columns))
-    tree.setHeaderLabels(columns)
-    tree.setAlternatingRowColors(True)
-    tree.setUniformRowHeights(True)
-    tree.setStyleSheet("QTreeWidget::item { padding: 3px 2px; }")
-    return tree
-
-
-def fit_columns(tree: QTreeWidget, stretch: int) -> None:
-    """Columns as wide as their content, except ``stretch``, which takes the remaining width."""
-    header = tree.header()
-    header.setStretchLastSection(False)
-    for column in range(tree.columnCount()):
-        mode = QHeaderView.ResizeMode.Stretch if column == stretch else QHeaderView.ResizeMode.ResizeToContents
-        header.setSectionResizeMode(column, mode)
-
-
-def plain_label(text: str = "", object_name: str = "") -> QLabel:
-    """A label that never interprets its text as markup."""
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    if object_name:
-        label.setObjectName(object_name)
-    return label
-
-
 # ---- dialogs --------------------------------------------------------------------------------------
 
 
-class _TaskDialog(QDialog):
-    """A dialog whose OK button runs a service call; expected errors stay inline so the user can fix them.
-
-    Signals:
-        succeeded(object): the call's result, after the dialog accepted.
-    """
-
-    succeeded = Signal(object)
-
-    def __init__(self, ctx: PaneContext, title: str, ok_text: str, parent: QWidget | None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.setWindowTitle(title)
-        self.setModal(True)
-        self.heading = plain_label(title, "dialogTitle")
-        self.error_label = plain_label("", "errorText")
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.addButton(ok_text, QDialogButtonBox.ButtonRole.AcceptRole)
-        self.ok_button.setDefault(True)
-        cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        if cancel is not None:
-            cancel.setAutoDefault(False)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        self.body = QVBoxLayout()
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addWidget(self.heading)
-        layout.addLayout(self.body, 1)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.buttons)
-        self._task: Task | None = None
-
-    def work(self) -> Callable[[], Any] | None:
-        """The service call to run (on a worker thread), or ``None`` when the input is not ready."""
-        raise NotImplementedError
-
-    def submit(self) -> None:
-        """Run :meth:`work` through the task runner; close on success."""
-        if self._task is not None:
-            return
-        fn = self.work()
-        if fn is None:
-            return
-        self.show_error("")
-        self.ok_button.setEnabled(False)
-        self._task = self.ctx.runner.submit(fn, on_done=self._done, on_error=self._failed)
-
-    def show_error(self, text: str) -> None:
-        """Show ``text`` inline (hide the message when empty)."""
-        self.error_label.setText(text)
-        self.error_label.setVisible(bool(text))
-
-    def _done(self, result: object) -> None:
-        self._task = None
-        self.ok_button.setEnabled(True)
-        self.accept()
-        self.succeeded.emit(result)
-
-    def _failed(self, exc: BaseException) -> None:
-        self._task = None
-        self.ok_button.setEnabled(True)
-        if isinstance(exc, ValidationError | ConflictError | NotFoundError):
-            self.show_error(f"{exc.message} {exc.hint}".strip())
-        else:
-            self.ctx.errors.report(exc)
-
-    def reject(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        super().reject()
-
-
-class NewPolicyDialog(_TaskDialog):
+class NewPolicyDialog(TaskDialog):
     """Name and description of a new policy; its draft starts from the clinic baseline."""
 
     def __init__(self, ctx: PaneContext, parent: QWidget | None = None) -> None:
@@ -320,7 +219,7 @@ class NewPolicyDialog(_TaskDialog):
         return lambda: service.create_policy(principal, name, description, settings)
 
 
-class PublishDialog(_TaskDialog):
+class PublishDialog(TaskDialog):
     """Confirms publishing a draft as the next immutable version, with release notes."""
 
     def __init__(self, ctx: PaneContext, policy: PolicySummary, parent: QWidget | None = None) -> None:
@@ -351,7 +250,7 @@ class PublishDialog(_TaskDialog):
         return lambda: service.publish(principal, pid, notes)
 
 
-class AssignDialog(_TaskDialog):
+class AssignDialog(TaskDialog):
     """Assigns a published version to a device group, optionally to one ownership type only."""
 
     groups_loaded = Signal()
@@ -379,11 +278,16 @@ class AssignDialog(_TaskDialog):
             "mutedText",
         )
         note.setWordWrap(True)
+        can_write = Permission.POLICIES_WRITE in ctx.session.permissions
+        self.current = CurrentAssignmentsWidget(ctx, detail.assignments, can_write)
         self.body.addWidget(intro)
         self.body.addLayout(form)
         self.body.addWidget(note)
+        self.body.addWidget(self.current)
+        self.progress = ReevaluationProgress(self)  # the group's devices are re-evaluated as it is assigned
+        self.body.addWidget(self.progress.bar)
         self.ok_button.setEnabled(False)
-        self.resize(520, 280)
+        self.resize(600, 460)
         devices, principal = ctx.services.devices, ctx.session.principal
         ctx.runner.submit(lambda: devices.groups(principal), on_done=self._fill_groups, on_error=self._groups_failed)
 
@@ -412,10 +316,11 @@ class AssignDialog(_TaskDialog):
             return None
         own = Ownership(ownership) if ownership else None
         service, principal = self.ctx.services.policies, self.ctx.session.principal
-        return lambda: service.assign(principal, version_id, group_id, own)
+        report = self.progress.report
+        return lambda: service.assign(principal, version_id, group_id, own, progress=report)
 
 
-class ExportDialog(_TaskDialog):
+class ExportDialog(TaskDialog):
     """Exports a published version as an Apple profile or an Android policy, then shows the export report.
 
     Signals:
@@ -559,7 +464,8 @@ class PoliciesPane(Pane):
         self._selected_id: int | None = None
         self._force_detail = False
         self.detail_shown: PolicyDetail | None = None
-        self.active_dialog: _TaskDialog | None = None
+        self.active_dialog: TaskDialog | None = None
+        self.active_editor: PolicyEditorDialog | None = None
 
         heading = plain_label(self.title, "paneTitle")
         self.count_label = plain_label("", "resultCount")
@@ -572,6 +478,18 @@ class PoliciesPane(Pane):
         self.assign_action = QAction("Assign to group…", self)
         self.assign_action.setShortcut(QKeySequence("Ctrl+Shift+G"))
         self.assign_action.triggered.connect(self.assign_selected)
+        self.import_action = QAction("Import…", self)
+        self.import_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
+        self.import_action.triggered.connect(self.import_policy)
+        self.edit_action = QAction("Edit draft…", self)
+        self.edit_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.edit_action.triggered.connect(self.edit_selected)
+        self.compare_action = QAction("Compare…", self)
+        self.compare_action.setShortcut(QKeySequence("Ctrl+Shift+D"))
+        self.compare_action.triggered.connect(self.compare_selected)
+        self.effective_action = QAction("Effective settings…", self)
+        self.effective_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
+        self.effective_action.triggered.connect(self.show_effective)
         self.export_action = QAction("Export…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
         self.export_action.triggered.connect(self.export_selected)
@@ -580,8 +498,12 @@ class PoliciesPane(Pane):
         self.refresh_action.triggered.connect(self.refresh)
         self.menu_actions: tuple[QAction, ...] = (
             self.new_action,
+            self.import_action,
+            self.edit_action,
+            self.compare_action,
             self.publish_action,
             self.assign_action,
+            self.effective_action,
             self.export_action,
         )
         """The pane's actions, for a menu (enabled and disabled with the selection and role)."""
@@ -589,16 +511,36 @@ class PoliciesPane(Pane):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(action)
         self.new_button = self._button(self.new_action)
+        self.edit_button = self._button(self.edit_action)
         self.publish_button = self._button(self.publish_action)
         self.assign_button = self._button(self.assign_action)
-        self.export_button = self._button(self.export_action)
         self.refresh_button = self._button(self.refresh_action)
+        # The less frequent actions share one "More" menu, so the pane fits a 1400-pixel-wide screen.
+        self.more_menu = QMenu("More", self)
+        self.more_menu.setToolTipsVisible(True)
+        for action in (self.compare_action, self.effective_action, self.import_action, self.export_action):
+            self.more_menu.addAction(action)
+        self.more_button = QToolButton()
+        self.more_button.setObjectName("policiesMoreButton")
+        self.more_button.setText("More ▾")
+        self.more_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")
+        self.more_button.setToolTip("Compare, effective settings, import and export")
+        self.more_button.setMenu(self.more_menu)
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         top = QHBoxLayout()
         top.addWidget(heading)
         top.addSpacing(12)
         top.addWidget(self.count_label)
         top.addStretch(1)
-        buttons = (self.new_button, self.publish_button, self.assign_button, self.export_button, self.refresh_button)
+        buttons = (
+            self.new_button,
+            self.edit_button,
+            self.publish_button,
+            self.assign_button,
+            self.more_button,
+            self.refresh_button,
+        )
         for button in buttons:
             top.addWidget(button)
 
@@ -627,6 +569,7 @@ class PoliciesPane(Pane):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(lambda _index: self.edit_selected())
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
@@ -725,6 +668,18 @@ class PoliciesPane(Pane):
         if detail is not None and policy is not None and detail.summary.id != policy.id:
             detail = None
         self.new_action.setEnabled(self.can_write)
+        self.import_action.setEnabled(self.can_write)
+        self.edit_action.setEnabled(detail is not None)
+        self.edit_action.setToolTip(
+            ("Edit the draft's settings (Ctrl+E)" if self.can_write else "View the draft's settings (read only)")
+            if detail is not None
+            else "Select a policy first"
+        )
+        self.compare_action.setEnabled(detail is not None)
+        self.compare_action.setToolTip("Compare two versions, or the draft with a version (Ctrl+Shift+D)")
+        self.effective_action.setToolTip(
+            "What a group's devices get from all policies assigned to them, and which policy decided each setting"
+        )
         publishable = policy is not None and (policy.draft_changed or policy.latest_version is None)
         self.publish_action.setEnabled(self.can_write and publishable)
         self.assign_action.setEnabled(self.can_write and detail is not None and bool(detail.versions))
@@ -737,10 +692,11 @@ class PoliciesPane(Pane):
         )
         if not self.can_write:
             tip = NO_WRITE_TIP
-            for action in (self.new_action, self.publish_action, self.assign_action):
+            for action in (self.new_action, self.import_action, self.publish_action, self.assign_action):
                 action.setToolTip(tip)
             return
         self.new_action.setToolTip("Create a policy from the clinic baseline (Ctrl+N)")
+        self.import_action.setToolTip("Create a policy from an Apple profile, an Android policy or a policy file")
         if policy is None:
             self.publish_action.setToolTip("Select a policy first")
         elif not publishable:
@@ -776,7 +732,58 @@ class PoliciesPane(Pane):
             return None
         dialog = AssignDialog(self.ctx, detail, self)
         dialog.succeeded.connect(lambda assignment: self._reload_after_write(assignment.policy_id))
+        dialog.current.removed.connect(lambda assignment: self._reload_after_write(assignment.policy_id))
         return self._open(dialog)
+
+    def import_policy(self) -> ImportPolicyDialog | None:
+        """Choose a policy file, preview it, and create a policy from it."""
+        if not self.can_write:
+            return None
+        dialog = ImportPolicyDialog(self.ctx, self)
+        dialog.succeeded.connect(lambda created: self._reload_after_write(created.id))
+        return self._open(dialog)
+
+    def edit_selected(self) -> PolicyEditorDialog | None:
+        """Open the editor on the selected policy's draft."""
+        detail = self.detail_shown
+        if detail is None or not self.edit_action.isEnabled():
+            return None
+        editor = PolicyEditorDialog(
+            self.ctx, detail, can_write=self.can_write, open_publish=self._publish_from, parent=self
+        )
+        editor.saved.connect(lambda summary: self._reload_after_write(summary.id))
+        self.detail_loaded.connect(editor.set_versions_if_same)
+        editor.finished.connect(lambda _: self.detail_loaded.disconnect(editor.set_versions_if_same))
+        editor.finished.connect(editor.deleteLater)
+        self.active_editor = editor
+        editor.open()
+        return editor
+
+    def _publish_from(self, policy: PolicySummary, parent: QWidget) -> PublishDialog:
+        dialog = PublishDialog(self.ctx, policy, parent)
+        dialog.succeeded.connect(lambda version: self._reload_after_write(version.policy_id))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def compare_selected(self) -> PolicyDiffDialog | None:
+        """Compare two versions of the selected policy (or its draft with one)."""
+        detail = self.detail_shown
+        if detail is None:
+            return None
+        dialog = PolicyDiffDialog(detail, parent=self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def show_effective(self) -> EffectiveSettingsDialog:
+        """Show the effective settings of a group (the first group the selected policy is assigned to)."""
+        detail = self.detail_shown
+        group = detail.assignments[0].group_id if detail is not None and detail.assignments else None
+        dialog = EffectiveSettingsDialog(self.ctx, self, group)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     def export_selected(self) -> ExportDialog | None:
         """Choose a format, version and file, export, and show what the file could not state."""

@@ -59,6 +59,7 @@ from mdm_desktop.gui.panes.base import Pane, PaneContext
 from mdm_desktop.gui.panes.catalog_pane import plain_label
 from mdm_desktop.gui.resources import icon
 from mdm_desktop.gui.tasks import Task
+from mdm_desktop.gui.widgets.column_fit import fit_columns
 from mdm_desktop.services.dto import ConsoleSessionInfo, GroupInfo, RoleInfo, UserInfo
 
 SESSION_COLUMNS = ("Workstation", "Signed in", "Last active")
@@ -198,8 +199,9 @@ class UsersPane(Pane):
         self.table.setModel(self.proxy)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         header = self.table.horizontalHeader()
-        for i, width in enumerate((95, 140, 125, 125, 100, 140, 105)):
-            header.resizeSection(i, width)
+        # Titles with their sort arrow and usual values fit in the view's fonts (the name column stretches).
+        samples = ("a.lindqvist", "", "Security officer", "All groups", "Not enrolled", "Disabled", "2026-12-31")
+        fit_columns(self.table, samples, minimum=(0, 140))
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._user_selection_changed)
 

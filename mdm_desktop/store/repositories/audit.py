@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, or_, select, table
+from sqlalchemy import ColumnElement, Integer, Select, column, func, select, table
 
 from mdm_desktop.services.dto import AuditCursor, AuditEntryInfo, AuditFilterChoices, AuditPage, AuditQuery
+from mdm_desktop.store.repositories import audit_search as search
 from mdm_desktop.store.schema import AUDIT_SEARCH_TABLE, AuditEntry
 from mdm_desktop.store.unit_of_work import UnitOfWork
 
@@ -21,21 +22,13 @@ SEARCH_MIN_CHARS = 3
 """Shortest search text the trigram index answers (one trigram)."""
 
 _search = table(AUDIT_SEARCH_TABLE, column("rowid", Integer))
-_SEARCHED = (AuditEntry.action, AuditEntry.actor, AuditEntry.target, AuditEntry.workstation, AuditEntry.details)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+_escape_like = search.escape_like
+fts_phrase = search.fts_phrase
 
 
 def search_text(query: AuditQuery) -> str:
     """The query's free text with each run of whitespace made one space (``""`` for none)."""
     return " ".join(query.text.split())
-
-
-def fts_phrase(text: str) -> str:
-    """``text`` as one FTS5 phrase, so every character is literal (operators, ``*``, ``NEAR``, quotes)."""
-    return '"' + text.replace('"', '""') + '"'
 
 
 def filter_clauses(query: AuditQuery, dialect: str = "postgresql") -> list[ColumnElement[bool]]:
@@ -53,38 +46,58 @@ def filter_clauses(query: AuditQuery, dialect: str = "postgresql") -> list[Colum
         clauses.append(AuditEntry.outcome == query.outcome.value)
     text = search_text(query)
     if text and dialect != "sqlite":
-        pattern = f"%{_escape_like(text)}%"
-        clauses.append(or_(*(col.ilike(pattern, escape="\\") for col in _SEARCHED)))
+        clauses.append(search.ilike_clause(text))
     return clauses
 
 
 def matching(
-    columns: tuple[Any, ...], query: AuditQuery, dialect: str, after: AuditCursor | None = None
+    columns: tuple[Any, ...],
+    query: AuditQuery,
+    dialect: str,
+    after: AuditCursor | None = None,
+    plan: search.SearchPlan = search.NEWEST_FIRST,
 ) -> tuple[Select[Any], ColumnElement[int]]:
     """``SELECT columns`` of the entries matching ``query`` (older than ``after``), and the keyset column.
 
     On SQLite with free text the statement starts from the FTS5 index and the keyset column is its
-    rowid, so ``ORDER BY key DESC LIMIT n`` walks the index newest first and stops after ``n`` hits.
+    rowid, so ``ORDER BY key DESC LIMIT n`` walks the index newest first and stops after ``n`` hits;
+    with an index-first ``plan`` the index is asked for the AND of the text's rare trigrams and each
+    hit is checked for the whole text. On PostgreSQL an index-first ``plan`` collects the matches in a
+    materialized CTE (the trigram index) before they are ordered. The entries are the same either way.
     """
     clauses = filter_clauses(query, dialect)
     text = search_text(query)
     key: ColumnElement[int]
+    if after is not None:
+        clauses.append((_search.c.rowid if text and dialect == "sqlite" else AuditEntry.__table__.c.id) < after.id)
     if text and dialect == "sqlite":
         key = _search.c.rowid
-        stmt = (
-            select(*columns)
-            .select_from(_search)
-            .join(AuditEntry, AuditEntry.id == _search.c.rowid)
-            .where(literal_column(AUDIT_SEARCH_TABLE).op("MATCH")(fts_phrase(text)))
-        )
+        stmt = select(*columns).select_from(_search).join(AuditEntry, AuditEntry.id == _search.c.rowid)
+        if plan.strategy is search.SearchStrategy.INDEX_FIRST and plan.trigrams:
+            driving = " AND ".join(fts_phrase(t) for t in plan.trigrams)
+            stmt = stmt.where(search.fts_match(driving), search.fts5_substring_clause(text))
+        else:
+            stmt = stmt.where(search.fts_match(fts_phrase(text)))
+    elif text and plan.strategy is search.SearchStrategy.INDEX_FIRST:
+        hits = select(AuditEntry.id).where(*clauses).cte("audit_hits").prefix_with("MATERIALIZED")
+        key = hits.c.id
+        return select(*columns).select_from(hits).join(AuditEntry, AuditEntry.id == hits.c.id), key
     else:
         key = AuditEntry.__table__.c.id
         stmt = select(*columns)
-    if after is not None:
-        clauses.append(key < after.id)
     if clauses:
         stmt = stmt.where(*clauses)
     return stmt, key
+
+
+def plan_for(uow: UnitOfWork, query: AuditQuery, strategy: search.SearchStrategy | None = None) -> search.SearchPlan:
+    """How to answer ``query``'s free text: by estimate (:func:`~.audit_search.choose`), or ``strategy`` when given."""
+    text = search_text(query)
+    if not text:
+        return search.NEWEST_FIRST
+    if strategy is not None:
+        return search.forced(strategy, text, uow.dialect)
+    return search.choose(uow, text)
 
 
 def to_info(e: AuditEntry) -> AuditEntryInfo:
@@ -105,23 +118,39 @@ def to_info(e: AuditEntry) -> AuditEntryInfo:
     )
 
 
-def page_statement(query: AuditQuery, after: AuditCursor | None, limit: int, dialect: str) -> Select[AuditEntry]:
+def page_statement(
+    query: AuditQuery,
+    after: AuditCursor | None,
+    limit: int,
+    dialect: str,
+    plan: search.SearchPlan = search.NEWEST_FIRST,
+) -> Select[AuditEntry]:
     """The statement of one page: ``limit`` entries, newest first, strictly after ``after``."""
-    stmt, key = matching((AuditEntry,), query, dialect, after)
+    stmt, key = matching((AuditEntry,), query, dialect, after, plan)
     return stmt.order_by(key.desc()).limit(limit)
 
 
-def list_page(uow: UnitOfWork, query: AuditQuery, after: AuditCursor | None, limit: int) -> AuditPage:
-    """One page, newest first (ids grow with time), strictly after ``after``."""
-    found = uow.session.scalars(page_statement(query, after, limit + 1, uow.dialect)).all()
+def list_page(
+    uow: UnitOfWork,
+    query: AuditQuery,
+    after: AuditCursor | None,
+    limit: int,
+    strategy: search.SearchStrategy | None = None,
+) -> AuditPage:
+    """One page, newest first (ids grow with time), strictly after ``after``.
+
+    ``strategy`` forces how free text is answered (tests); by default :func:`plan_for` estimates it.
+    """
+    plan = plan_for(uow, query, strategy)
+    found = uow.session.scalars(page_statement(query, after, limit + 1, uow.dialect, plan)).all()
     more = len(found) > limit
     rows = tuple(to_info(e) for e in found[:limit])
     return AuditPage(rows=rows, next_cursor=AuditCursor(rows[-1].id) if more and rows else None)
 
 
-def count(uow: UnitOfWork, query: AuditQuery) -> int:
+def count(uow: UnitOfWork, query: AuditQuery, strategy: search.SearchStrategy | None = None) -> int:
     """Number of entries matching ``query``."""
-    stmt, _key = matching((func.count(AuditEntry.id),), query, uow.dialect)
+    stmt, _key = matching((func.count(AuditEntry.id),), query, uow.dialect, plan=plan_for(uow, query, strategy))
     return int(uow.session.scalar(stmt) or 0)
 
 

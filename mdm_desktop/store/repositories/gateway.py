@@ -9,9 +9,9 @@ writer waits on the row lock, then re-checks the condition on the committed row)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from mdm_desktop.store.schema import Device, DeviceCertificate, EnrollmentToken, GatewayAuthority
@@ -62,15 +62,53 @@ def certificate_with_device(session: Session, fingerprint: str) -> tuple[DeviceC
     return None if row is None else (row[0], row[1])
 
 
+class CertificateState(NamedTuple):
+    """What a check-in reads of a device certificate."""
+
+    id: int
+    fingerprint: str
+    revoked_at: dt.datetime | None
+    not_after: dt.datetime
+    last_sequence: int
+
+
+def device_by_certificate(session: Session, fingerprint: str) -> tuple[Device, CertificateState] | None:
+    """The device of the certificate with this SHA-256 fingerprint, and the certificate's state.
+
+    The certificate comes as a :class:`CertificateState`, not an ORM object: a check-in only reads it,
+    and loading one entity instead of two is measurably cheaper on the gateway's hot path.
+    """
+    row = session.execute(_DEVICE_BY_CERTIFICATE, {"fingerprint": fingerprint}).first()
+    return None if row is None else (row[0], CertificateState(*row[1:]))
+
+
+_DEVICE_BY_CERTIFICATE = (
+    select(
+        Device,
+        DeviceCertificate.id,
+        DeviceCertificate.fingerprint,
+        DeviceCertificate.revoked_at,
+        DeviceCertificate.not_after,
+        DeviceCertificate.last_sequence,
+    )
+    .join(DeviceCertificate, DeviceCertificate.device_id == Device.id)
+    .where(DeviceCertificate.fingerprint == bindparam("fingerprint"))
+)
+
+
 def advance_sequence(session: Session, certificate_id: int, sequence: int) -> bool:
     """Record ``sequence`` as the certificate's newest check-in; ``False`` when it is not newer (a replay)."""
-    result = session.execute(
-        update(DeviceCertificate)
-        .where(DeviceCertificate.id == certificate_id, DeviceCertificate.last_sequence < sequence)
-        .values(last_sequence=sequence)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.connection().execute(_ADVANCE_SEQUENCE, {"k_id": certificate_id, "k_sequence": sequence})
     return _rowcount(result) == 1
+
+
+_certificates = cast(Table, DeviceCertificate.__table__)
+_ADVANCE_SEQUENCE = (
+    update(_certificates)
+    .where(_certificates.c.id == bindparam("k_id"), _certificates.c.last_sequence < bindparam("k_sequence"))
+    .values(last_sequence=bindparam("k_sequence"))
+)
+"""Prepared once (Core, on the connection, no ORM bookkeeping): every check-in runs it."""
 
 
 def revoke_device_certificates(session: Session, device_id: int, now: dt.datetime, reason: str) -> int:

@@ -222,3 +222,30 @@ def delete(uow: UnitOfWork, row: object) -> None:
     """Delete one row in the unit of work."""
     uow.session.delete(row)
     uow.session.flush()
+
+
+def get_assignment(uow: UnitOfWork, assignment_id: int) -> tuple[PolicyAssignment, PolicyVersion, Policy, str] | None:
+    """An assignment with its version, policy and group name, or ``None``."""
+    row = uow.session.execute(
+        select(PolicyAssignment, PolicyVersion, Policy, DeviceGroup.name)
+        .join(PolicyVersion, PolicyVersion.id == PolicyAssignment.policy_version_id)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .join(DeviceGroup, DeviceGroup.id == PolicyAssignment.group_id)
+        .where(PolicyAssignment.id == assignment_id)
+    ).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def assignments_applying_to(
+    uow: UnitOfWork, group_id: int, ownership: Ownership
+) -> list[tuple[PolicyAssignment, PolicyVersion, str]]:
+    """Assignments that reach ``ownership`` devices of a group (for all devices, or for that ownership), by policy."""
+    own = PolicyAssignment.ownership.is_(None) | (PolicyAssignment.ownership == ownership.value)
+    rows = uow.session.execute(
+        select(PolicyAssignment, PolicyVersion, Policy.name)
+        .join(PolicyVersion, PolicyVersion.id == PolicyAssignment.policy_version_id)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(PolicyAssignment.group_id == group_id, own)
+        .order_by(func.lower(Policy.name), PolicyAssignment.id)
+    ).all()
+    return [(a, v, name) for a, v, name in rows]
