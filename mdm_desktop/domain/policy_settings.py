@@ -281,7 +281,7 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
       minimum=4, maximum=16, unit="characters"),
     S("passcode.complexity", "Complexity", K.CHOICE, M.STRICTER_CHOICE, "no_simple", ALL_MANAGED,
       stig("AIOS-18-006600", "GOOG-15-006100") + cis("2.4.1", "3.4.1"), choices=PASSCODE_COMPLEXITY,
-      help="'no_simple' forbids repeating and sequential characters such as 1111 or 1234."),
+      help="'No simple passcodes' forbids repeating and sequential characters such as 1111 or 1234."),
     S("passcode.max_failed_attempts", "Failed attempts before wipe", K.INT, M.LOWER_WINS, 10, MOBILE,
       stig("AIOS-18-006900", "GOOG-15-006400") + cis("2.4.6", "3.4.6") + hipaa("164.308(a)(5)(ii)(C)"),
       minimum=2, maximum=11, nullable=True, unit="attempts"),

@@ -35,7 +35,13 @@ from mdm_desktop.services.checkin import CHECKIN_INTERVAL_SECONDS, apply_invento
 from mdm_desktop.services.clock import Clock
 from mdm_desktop.services.guard import Guard
 from mdm_desktop.services.operations import mutating
-from mdm_desktop.services.reenrolment import PossibleCloneError, PreviousRecord, prepare_reuse, previous_record
+from mdm_desktop.services.reenrolment import (
+    PossibleCloneError,
+    PreviousRecord,
+    cancel_open_commands,
+    prepare_reuse,
+    previous_record,
+)
 from mdm_desktop.store.encryption import FieldCipher
 from mdm_desktop.store.repositories import gateway as repo
 from mdm_desktop.store.schema import Device, DeviceCertificate, DeviceGroup, EnrollmentToken, GatewayAuthority, Setting
@@ -659,9 +665,11 @@ class EnrollmentService:
         now: dt.datetime,
         previous: PreviousRecord | None = None,
     ) -> EnrollResponse:
+        cancelled: list[str] = []
         if previous is not None:  # re-enrolment: same record, history kept, a new certificate
             device = previous.device
             prepare_reuse(uow.session, previous, now)
+            cancelled = cancel_open_commands(uow.session, device.id, now)
         else:
             device = Device(uid=secrets.token_hex(16), created_at=now)
         certificate = ca.sign_device_request(request.csr_pem, device.uid, now)
@@ -695,7 +703,11 @@ class EnrollmentService:
             target_kind="device",
             target=device.uid,
             details={
-                **({"previous_status": previous.previous_status} if previous is not None else {}),
+                **(
+                    {"previous_status": previous.previous_status, "cancelled_commands": cancelled}
+                    if previous is not None
+                    else {}
+                ),
                 "token": token.uid,
                 "platform": device.platform,
                 "ownership": ownership.value,

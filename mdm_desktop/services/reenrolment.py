@@ -7,7 +7,9 @@ such a record exists:
 
 * it is retired or wiped, or none of its certificates is live (all revoked or expired): enrolment
   reuses the record (its history, commands and audit trail stay attached) and issues a new
-  certificate; the entry is audited as ``device.re_enrolled``;
+  certificate; commands still open for the old enrolment (queued or delivered, say a wipe queued
+  before the device was reset) are cancelled, never carried out by the new one; the entry is audited
+  as ``device.re_enrolled`` with the cancelled commands' ids;
 * it is active with a live certificate: a second device claiming the same hardware is a possible
   clone (or a copied key store) and is refused with HTTP 409 (:class:`PossibleCloneError`), audited
   as ``device.enrol_refused`` with the reason ``possible_clone``.
@@ -16,17 +18,20 @@ such a record exists:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from mdm_desktop.domain.commands import CommandStatus
 from mdm_desktop.domain.devices import LifecycleStatus
 from mdm_desktop.domain.errors import ConflictError
 from mdm_desktop.store.encryption import FieldCipher
 from mdm_desktop.store.repositories import devices as device_repo
 from mdm_desktop.store.repositories import gateway as gateway_repo
-from mdm_desktop.store.schema import Device
+from mdm_desktop.store.repositories.commands import OPEN_STATUSES
+from mdm_desktop.store.schema import Device, DeviceCommand
 from mdm_desktop.wire.v1 import Inventory
 
 INACTIVE = frozenset({LifecycleStatus.RETIRED.value, LifecycleStatus.WIPED.value})
@@ -74,11 +79,19 @@ def previous_record(
     """The record of this hardware on this platform (the newest one), or ``None`` for new hardware.
 
     An active record with a live certificate wins over any retired one: the clone check must see it.
+
+    On PostgreSQL the look-up first takes a transaction-scoped advisory lock on the hardware identity,
+    so simultaneous first enrolments of one machine (with different tokens) queue: the first creates
+    the record, the others then see it and are refused as clones. (SQLite serialises write
+    transactions already.)
     """
     identity = _identity(cipher, inventory)
     if identity is None:
         return None
     column, index = identity
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"enrol:" + inventory.platform.value.encode() + index).digest()[:8], "big")
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key - (1 << 63)})
     rows = session.scalars(
         select(Device)
         .where(getattr(Device, column) == index, Device.platform == inventory.platform.value)
@@ -106,3 +119,26 @@ def prepare_reuse(session: Session, record: PreviousRecord, now: dt.datetime) ->
     Returns how many old certificates were revoked now (expired but never revoked ones).
     """
     return gateway_repo.revoke_device_certificates(session, record.device.id, now, SUPERSEDED)
+
+
+def cancel_open_commands(session: Session, device_id: int, now: dt.datetime) -> list[str]:
+    """Cancel the reused record's queued and delivered commands; returns their ids (``uid``), oldest first."""
+    cancelled = list(
+        session.scalars(
+            select(DeviceCommand.uid)
+            .where(DeviceCommand.device_id == device_id, DeviceCommand.status.in_(OPEN_STATUSES))
+            .order_by(DeviceCommand.id)
+        )
+    )
+    if cancelled:
+        session.execute(
+            update(DeviceCommand)
+            .where(DeviceCommand.device_id == device_id, DeviceCommand.status.in_(OPEN_STATUSES))
+            .values(
+                status=CommandStatus.CANCELLED.value,
+                completed_at=now,
+                result="Cancelled: the device enrolled again (commands of the earlier enrolment are not carried over).",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return cancelled

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from mdm_desktop.app import AppContext
+from mdm_desktop.domain.commands import CommandStatus, CommandType
 from mdm_desktop.domain.devices import LifecycleStatus
 from mdm_desktop.gateway.runner import GatewayStatus
 from mdm_desktop.services.dto import SessionInfo
@@ -126,6 +129,7 @@ def test_revoked_device_re_enrols_into_its_old_record(gateway, tmp_path: Path) -
     admin = sign_in_admin(ctx)
     first = _first(ctx, admin, status, ca_pem, tmp_path)
     device_id = _device_id(ctx, first.uid)
+    [lock] = ctx.services.commands.send(admin.principal, [device_id], CommandType.LOCK, {}).commands
     assert ctx.services.enrollment.revoke_device_certificates(admin.principal, device_id, reason="reset") == 1
 
     response, again = _enrol(status, ca_pem, make_token(ctx, admin, status), tmp_path / "again", name="Ward laptop 1b")
@@ -143,9 +147,14 @@ def test_revoked_device_re_enrols_into_its_old_record(gateway, tmp_path: Path) -
     assert name == "Ward laptop 1b"
     [entry] = _audits(ctx, "device.re_enrolled")
     assert (entry["target"], entry["previous_status"]) == (first.uid, LifecycleStatus.ENROLLED.value)
+    assert entry["cancelled_commands"] == [lock.uid]  # the earlier enrolment's command is not carried over
     assert [e["target"] for e in _audits(ctx, "device.enrolled")] == [first.uid]  # history kept
+    [history] = ctx.services.commands.history(admin.principal, device_id)
+    assert history.status is CommandStatus.CANCELLED
     with client(status, ca_pem, again) as http:
-        assert http.post("/v1/checkin", json=checkin_body(1)).status_code == 200
+        answer = http.post("/v1/checkin", json=checkin_body(1))
+        assert answer.status_code == 200
+        assert answer.json()["commands"] == []
     with client(status, ca_pem, first) as http:  # the old certificate stays refused
         refused = http.post("/v1/checkin", json=checkin_body(2))
     assert refused.status_code in (401, 403)
@@ -209,3 +218,23 @@ def test_screen_lock_off_fails_the_screen_lock_rule(gateway, tmp_path: Path) -> 
     rules = {rule.rule_id: rule for rule in detail.compliance_rules}
     assert rules["passcode.screen_lock"].status == "failing"
     assert "Screen lock is off" in rules["passcode.screen_lock"].detail
+
+
+def test_simultaneous_first_enrolments_of_one_machine_make_one_record(gateway, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Six enrolments of the same new hardware at once: one record, the other five refused as clones."""
+    ctx, status, ca_pem = gateway
+    admin = sign_in_admin(ctx)
+    tokens = [make_token(ctx, admin, status) for _ in range(6)]  # one each: no shared token row to queue on
+    start = threading.Barrier(6)
+
+    def attempt(n: int) -> int:
+        start.wait()
+        response, _ = _enrol(status, ca_pem, tokens[n], tmp_path / f"try{n}")
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = sorted(pool.map(attempt, range(6)))
+
+    assert codes == [200, 409, 409, 409, 409, 409]
+    assert _device_count(ctx) == 1
+    assert sorted(_uses_left(ctx)) == [0, 1, 1, 1, 1, 1]  # only the enrolment that succeeded spent a use

@@ -74,6 +74,7 @@ class WhatIfPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.rules, 1)
         layout.addWidget(self.escalations)
+        layout.addStretch(0)  # takes the room while the rules table is hidden: the text stays under the title
         self.rules.hide()
         self.available = whatif_service(ctx) is not None
         if not self.available:

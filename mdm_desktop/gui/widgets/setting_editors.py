@@ -127,6 +127,10 @@ class IntEditor(SettingEditor):
         self.spin.setMinimumWidth(90)
         if spec.unit:
             self.spin.setSuffix(f" {spec.unit}")
+            if spec.unit.endswith("s"):  # "1 day", "2 days"
+                self.spin.valueChanged.connect(
+                    lambda n: self.spin.setSuffix(f" {spec.unit[:-1] if n == 1 else spec.unit}")
+                )
         self.spin.setToolTip(f"{spec.minimum} to {spec.maximum} {spec.unit}".strip())
         self.spin.valueChanged.connect(self._edited)
         self._layout.addWidget(self.spin)
@@ -355,12 +359,15 @@ class WifiListEditor(SettingEditor):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setAutoDefault(False)
         self.remove_button.clicked.connect(self.remove_selected)
-        buttons = QVBoxLayout()
+        buttons = QHBoxLayout()  # under the table, so the editor fits a narrow form column
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
-        self._layout.addWidget(self.table, 1)
-        self._layout.addLayout(buttons)
+        column = QVBoxLayout()
+        column.setSpacing(4)
+        column.addWidget(self.table)
+        column.addLayout(buttons)
+        self._layout.addLayout(column, 1)
         self.unset: _UnsetBox | None = None
         if spec.nullable:
             self.unset = _UnsetBox(spec)
