@@ -131,6 +131,8 @@ class MainWindow(QMainWindow):
             holder=self.session_holder,
         )
         self.devices = DevicesPane(pane_ctx)
+        if self._start_pane() == 0:
+            self.devices.prefetch()  # the first page comes while the other panes are built
         self.policies = PoliciesPane(pane_ctx)
         self.catalog = CatalogPane(pane_ctx)
         self.audit = AuditPane(pane_ctx)
@@ -201,11 +203,7 @@ class MainWindow(QMainWindow):
 
         self.navigation.currentRowChanged.connect(self._pane_chosen)
         self._restore_window()
-        start = self.settings.value(f"{SETTINGS_GROUP}/pane", 0)
-        try:
-            start_index = int(start)  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            start_index = 0
+        start_index = self._start_pane()
         self.show_pane(start_index if 0 <= start_index < len(self.panes) else 0)
         self.refresh_device_count()
         self.checkpoints = CheckpointScheduler(
@@ -378,6 +376,14 @@ class MainWindow(QMainWindow):
     def current_pane(self) -> Pane:
         """The pane on show."""
         return self.panes[self.stack.currentIndex()]
+
+    def _start_pane(self) -> int:
+        """The pane the console opens on: the one shown when it was last closed (0 = Devices)."""
+        start = self.settings.value(f"{SETTINGS_GROUP}/pane", 0)
+        try:
+            return int(str(start))
+        except ValueError:
+            return 0
 
     def show_pane(self, index: int) -> None:
         """Switch to pane ``index`` (0 = Devices ... 4 = Dashboard) and let it load."""

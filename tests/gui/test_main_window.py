@@ -170,3 +170,39 @@ def test_icons_and_stylesheet_are_shipped() -> None:
     css = stylesheet()
     assert "@ICONS@" not in css
     assert "chevron-down.svg" in css
+
+
+def test_the_first_page_is_asked_for_once_while_the_window_is_built(
+    qtbot, sqlite_ctx: AppContext, fleet: Fleet, admin_session: SessionInfo, settings: QSettings
+) -> None:
+    devices = sqlite_ctx.services.devices
+    calls: list[DeviceQuery] = []
+    real = devices.list_page
+
+    def counting(actor, query, after=None, limit=200):  # type: ignore[no-untyped-def]
+        calls.append(query)
+        return real(actor, query, after, limit)
+
+    devices.list_page = counting  # type: ignore[method-assign]
+    try:
+        window = MainWindow(sqlite_ctx, admin_session, settings=settings)
+        assert window.devices.model.loading  # asked for before the other panes were built
+        qtbot.addWidget(window, before_close_func=lambda w: close_window(qtbot, w))
+        with qtbot.waitSignal(window.device_count_changed, timeout=WAIT):
+            window.show()
+        qtbot.waitUntil(lambda: window.devices.model.rowCount() > 0, timeout=WAIT)
+        qtbot.waitUntil(lambda: window.runner.pending == 0, timeout=WAIT)
+        assert len(calls) == 1  # the activation used the prefetched page
+    finally:
+        del devices.list_page
+
+
+def test_no_prefetch_when_the_console_opens_on_another_pane(
+    qtbot, sqlite_ctx: AppContext, fleet: Fleet, admin_session: SessionInfo, settings: QSettings
+) -> None:
+    settings.setValue(f"{SETTINGS_GROUP}/pane", 4)
+    window = MainWindow(sqlite_ctx, admin_session, settings=settings)
+    qtbot.addWidget(window, before_close_func=lambda w: close_window(qtbot, w))
+    assert not window.devices.model.loading
+    assert window.stack.currentWidget() is window.dashboard
+    qtbot.waitUntil(lambda: window.runner.pending == 0, timeout=WAIT)

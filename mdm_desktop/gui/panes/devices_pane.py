@@ -470,6 +470,7 @@ class DevicesPane(Pane):
 
     def __init__(self, ctx: PaneContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
+        self._prefetched = False
         self._count_generation = 0
         self._detail_generation = 0
         self._detail_task: Task | None = None
@@ -631,9 +632,23 @@ class DevicesPane(Pane):
 
     # ---- public --------------------------------------------------------------------------------
 
+    def prefetch(self) -> None:
+        """Ask for the first page now, while the rest of the window is being built.
+
+        The main window calls this right after making the pane when the console opens on Devices:
+        the page then arrives while the other panes are built, and the first activation uses it
+        instead of asking again.
+        """
+        if self._activated or self.model.loading or self.model.rowCount():
+            return
+        self._apply(self.current_query())
+        self._prefetched = True
+
     def refresh(self) -> None:
         """Reload groups, the device list, the count and the shown device."""
-        self.apply_filters(force=True)
+        prefetched, self._prefetched = self._prefetched, False
+        if not (prefetched and self.model.query == self.current_query()):
+            self.apply_filters(force=True)
         paint_when_rows_arrive(self.table, self.model)
         self._when_page_arrived("groups", self._load_groups)
         if self.detail.device_id is not None:
