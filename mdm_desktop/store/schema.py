@@ -362,17 +362,22 @@ AUDIT_SEARCH_TABLE = "audit_search"
 """SQLite: the FTS5 trigram index over audit entries' text, kept in step by triggers (migration 0004)."""
 AUDIT_SEARCH_INDEX = "ix_audit_entries_search_trgm"
 """PostgreSQL: the pg_trgm GIN index over the same columns (migration 0004; absent without pg_trgm)."""
+DEVICE_SEARCH_TABLE = "device_search"
+"""SQLite: the FTS5 trigram index over devices' name, model and vendor, kept in step by triggers (0011)."""
+DEVICE_SEARCH_INDEX = "ix_devices_search_trgm"
+"""PostgreSQL: the pg_trgm GIN index over the same columns (migration 0011; absent without pg_trgm)."""
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic ``include_name`` hook: leave the free-text search objects out of autogenerate comparison.
 
-    They are made by migration 0004 only, per dialect (an FTS5 virtual table and its shadow tables on
-    SQLite, a trigram GIN index on PostgreSQL), and SQLAlchemy cannot describe them as models.
+    They are made by migrations 0004 (audit) and 0011 (devices) only, per dialect (an FTS5 virtual table
+    and its shadow tables on SQLite, a trigram GIN index on PostgreSQL), and SQLAlchemy cannot describe
+    them as models.
     """
     if type_ == "table" and name is not None:
-        return name != AUDIT_SEARCH_TABLE and not name.startswith(f"{AUDIT_SEARCH_TABLE}_")
-    return not (type_ == "index" and name == AUDIT_SEARCH_INDEX)
+        return not any(name == t or name.startswith(f"{t}_") for t in (AUDIT_SEARCH_TABLE, DEVICE_SEARCH_TABLE))
+    return not (type_ == "index" and name in (AUDIT_SEARCH_INDEX, DEVICE_SEARCH_INDEX))
 
 
 class AuditHead(Base):

@@ -137,6 +137,56 @@ def test_search_text_with_like_wildcards_is_literal(app_ctx: AppContext, admin: 
     assert app_ctx.services.devices.count(admin.principal, DeviceQuery(search="_")) == 0
 
 
+def _names(ctx: AppContext, session: SessionInfo, search: str) -> set[str]:
+    found = {r.name for r in all_pages(ctx, session, DeviceQuery(search=search), limit=3)}
+    assert ctx.services.devices.count(session.principal, DeviceQuery(search=search)) == len(found)
+    return found
+
+
+def test_search_index_follows_inserts_renames_and_deletes(app_ctx: AppContext, admin: SessionInfo) -> None:
+    """The trigram index (SQLite, migration 0011) gives exactly what a substring scan gives."""
+    fill(app_ctx, 30)
+    odd = ['Ward "3" scanner', "OR AND NEAR* tablet", "Straße iPad", "ÉCHO cart", "ab"]
+    with app_ctx.uow(write=True) as uow:
+        for name in odd:
+            uow.session.execute(
+                insert(Device),
+                [
+                    {
+                        "uid": new_uid(),
+                        "name": name,
+                        "platform": Platform.IOS.value,
+                        "vendor": "Acme",
+                        "model": "Model Z",
+                        "os_version": "18.1",
+                        "os_version_key": version_sort_key("18.1"),
+                        "ownership": Ownership.CORPORATE.value,
+                        "status": LifecycleStatus.ENROLLED.value,
+                        "compliance_state": ComplianceState.COMPLIANT.value,
+                        "compliance_reasons": [],
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
+                ],
+            )
+        uow.commit()
+    assert _names(app_ctx, admin, '"3" SCAN') == {'Ward "3" scanner'}
+    assert _names(app_ctx, admin, "near* tab") == {"OR AND NEAR* tablet"}
+    assert _names(app_ctx, admin, "aße") == {"Straße iPad"}
+    assert _names(app_ctx, admin, "ÉCHO") == {"ÉCHO cart"}
+    assert _names(app_ctx, admin, "ab") >= {"ab", "OR AND NEAR* tablet"}  # two characters: by scanning
+    assert _names(app_ctx, admin, "model z") == set(odd)  # the model column is indexed too
+
+    with app_ctx.uow(write=True) as uow:
+        device = uow.session.query(Device).filter(Device.name == "ÉCHO cart").one()
+        device.name = "Crash cart 2"
+        uow.session.query(Device).filter(Device.name == "Straße iPad").delete()
+        uow.commit()
+    assert _names(app_ctx, admin, "écho") == set()
+    assert _names(app_ctx, admin, "crash cart") == {"Crash cart 2"}
+    assert _names(app_ctx, admin, "straße") == set()
+
+
 def test_identifiers_are_sealed_in_the_database(app_ctx: AppContext, admin: SessionInfo) -> None:
     fill(app_ctx, 20)
     with app_ctx.engine.connect() as conn:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, column, false, func, literal_column, or_, select, table
 from sqlalchemy.orm import InstrumentedAttribute
 
 from mdm_desktop.domain.commands import CommandStatus, CommandType
@@ -22,7 +22,8 @@ from mdm_desktop.services.dto import (
     InstalledAppInfo,
 )
 from mdm_desktop.store.encryption import FieldCipher
-from mdm_desktop.store.schema import Device, DeviceCommand, DeviceGroup, InstalledApp
+from mdm_desktop.store.repositories.audit_search import fts_phrase
+from mdm_desktop.store.schema import DEVICE_SEARCH_TABLE, Device, DeviceCommand, DeviceGroup, InstalledApp
 from mdm_desktop.store.unit_of_work import UnitOfWork
 
 SORT_COLUMNS: dict[DeviceSort, InstrumentedAttribute[Any]] = {
@@ -60,6 +61,18 @@ def _contains(col: InstrumentedAttribute[str], pattern: str, dialect: str) -> Co
     return col.ilike(pattern, escape="\\")
 
 
+MIN_INDEXED_SEARCH = 3
+"""Search text this long or longer is looked up in the trigram index (SQLite, migration 0011)."""
+
+_DEVICE_SEARCH = table(DEVICE_SEARCH_TABLE, column("rowid", Integer))
+
+
+def _search_candidates(text: str) -> Select[Any]:
+    """SQLite: ids of devices whose name, model or vendor contains ``text`` (case folded), from the index."""
+    match = literal_column(DEVICE_SEARCH_TABLE).op("MATCH")(fts_phrase(text))
+    return select(_DEVICE_SEARCH.c.rowid).where(match)
+
+
 def filter_clauses(
     query: DeviceQuery, cipher: FieldCipher, now: dt.datetime, dialect: str = "sqlite"
 ) -> list[ColumnElement[bool]]:
@@ -68,10 +81,17 @@ def filter_clauses(
     text = " ".join(query.search.split())
     if text:
         pattern = _like_pattern(text)
-        alternatives: list[ColumnElement[bool]] = [
+        substring = or_(
             _contains(Device.name, pattern, dialect),
             _contains(Device.model, pattern, dialect),
             _contains(Device.vendor, pattern, dialect),
+        )
+        if dialect == "sqlite" and len(text) >= MIN_INDEXED_SEARCH:
+            # The trigram index names the candidates (a superset: it also folds non-ASCII case);
+            # LIKE then decides, so the answer is exactly the scan's.
+            substring = and_(Device.id.in_(_search_candidates(text)), substring)
+        alternatives: list[ColumnElement[bool]] = [
+            substring,
             Device.serial_bidx == cipher.blind_index(text, purpose=SEARCH_PURPOSES["serial"]),
             Device.hardware_id_bidx == cipher.blind_index(text, purpose=SEARCH_PURPOSES["hardware_id"]),
             Device.assigned_to_bidx == cipher.blind_index(text, purpose=SEARCH_PURPOSES["assigned_to"]),
